@@ -1,0 +1,191 @@
+//! Entries on disk: one file per key in a 0700 directory, each 0600 from the moment it
+//! exists, replaced atomically (temp file, fsync, rename) so a reader sees the old entry
+//! or the new one, never half of either. The format is versioned; a file that does not
+//! decode is a miss, and the next write replaces it.
+
+use super::entry::{Entry, from_unix_seconds, unix_seconds};
+use super::key::CacheKey;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+use thiserror::Error;
+
+const FORMAT_VERSION: u32 = 1;
+const ENTRY_SUFFIX: &str = ".json";
+/// No real entry comes near this; a bigger file is garbage and is not read whole.
+const MAX_ENTRY_BYTES: u64 = 64 * 1024;
+
+#[derive(Debug, Error)]
+#[error("cannot {action} {path}")]
+pub struct StoreError {
+    action: &'static str,
+    path: String,
+    #[source]
+    source: io::Error,
+}
+
+impl StoreError {
+    fn new(action: &'static str, path: &Path, source: io::Error) -> StoreError {
+        StoreError { action, path: path.display().to_string(), source }
+    }
+}
+
+/// The on-disk shape of an entry, version 1.
+#[derive(Serialize, Deserialize)]
+struct EntryFile {
+    version: u32,
+    key: String,
+    registry: String,
+    token: String,
+    proxy_endpoint: String,
+    requested_at: u64,
+    expires_at: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Creates the directory (0700) if needed; reading needs nothing more.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|err| StoreError::new("create the cache directory", dir, err))?;
+        Ok(Store { dir: dir.to_owned() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn lock_path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(format!("{}.lock", key.stem()))
+    }
+
+    fn entry_path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(format!("{}{ENTRY_SUFFIX}", key.stem()))
+    }
+
+    /// The entry for `key`, or `None` when there is none or it does not decode as one.
+    pub fn read(&self, key: &CacheKey) -> Option<Entry> {
+        let bytes = read_bounded(&self.entry_path(key))?;
+        decode(&bytes).filter(|(stored_key, _)| stored_key == key.full()).map(|(_, e)| e)
+    }
+
+    pub fn write(&self, key: &CacheKey, entry: &Entry) -> Result<(), StoreError> {
+        let path = self.entry_path(key);
+        let temp = self.dir.join(format!(
+            ".{}.{}.{}.tmp",
+            key.stem(),
+            std::process::id(),
+            unix_nanos()
+        ));
+        let result = write_new_file(&temp, &encode(key, entry))
+            .and_then(|()| fs::rename(&temp, &path))
+            .map_err(|err| StoreError::new("write the cache entry", &path, err));
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result?;
+        // The rename is durable only once the directory is synced; failing that, a crash
+        // loses the new entry but never leaves a torn one, so it is not an error.
+        let _ = File::open(&self.dir).and_then(|dir| dir.sync_all());
+        Ok(())
+    }
+
+    /// Removes every entry fetched for `host`, whoever's credentials fetched it.
+    pub fn remove_registry(&self, host: &str) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for (path, entry) in self.entries()? {
+            if entry.registry == host {
+                fs::remove_file(&path).map_err(|err| StoreError::new("remove", &path, err))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Every entry that decodes, with its path.
+    pub fn entries(&self) -> Result<Vec<(PathBuf, Entry)>, StoreError> {
+        let listing = match fs::read_dir(&self.dir) {
+            Ok(listing) => listing,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(StoreError::new("list", &self.dir, err)),
+        };
+        Ok(listing
+            .filter_map(Result::ok)
+            .map(|dirent| dirent.path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(ENTRY_SUFFIX) && !n.starts_with('.'))
+            })
+            .filter_map(|path| {
+                let (_, entry) = decode(&read_bounded(&path)?)?;
+                Some((path, entry))
+            })
+            .collect())
+    }
+}
+
+fn read_bounded(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    File::open(path).ok()?.take(MAX_ENTRY_BYTES + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= MAX_ENTRY_BYTES).then_some(bytes)
+}
+
+/// 0600 from creation: there is no moment at which another user could open it.
+fn write_new_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn encode(key: &CacheKey, entry: &Entry) -> Vec<u8> {
+    let file = EntryFile {
+        version: FORMAT_VERSION,
+        key: key.full().to_owned(),
+        registry: entry.registry.clone(),
+        token: entry.token.expose().clone(),
+        proxy_endpoint: entry.proxy_endpoint.clone(),
+        requested_at: unix_seconds(entry.requested_at),
+        expires_at: unix_seconds(entry.expires_at),
+    };
+    serde_json::to_vec(&file).expect("entry fields are plain strings and numbers")
+}
+
+fn decode(bytes: &[u8]) -> Option<(String, Entry)> {
+    let file: EntryFile = serde_json::from_slice(bytes).ok()?;
+    if file.version != FORMAT_VERSION {
+        return None;
+    }
+    let entry = Entry {
+        registry: file.registry,
+        token: Secret::new(file.token),
+        proxy_endpoint: file.proxy_endpoint,
+        requested_at: from_unix_seconds(file.requested_at),
+        expires_at: from_unix_seconds(file.expires_at),
+    };
+    Some((file.key, entry))
+}
+
+fn unix_nanos() -> u128 {
+    // Only to make temp names unique next to the pid; never compared with the injected clock.
+    #[allow(clippy::disallowed_methods)]
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}

@@ -1,0 +1,51 @@
+//! The protocol's actions. Each takes its input and output as parameters and returns a
+//! typed error; `cli` picks the action and `report` turns errors into text.
+
+mod erase;
+mod get;
+mod list;
+mod store;
+
+pub use erase::erase;
+pub use get::get;
+pub use list::list;
+pub use store::store;
+
+use crate::cache::Store;
+use crate::config::Config;
+use crate::env::Env;
+use crate::report;
+use std::io::Write;
+
+/// What every action may use: the environment, the settings derived from it, and stderr
+/// for warnings.
+pub struct Context<'a> {
+    pub env: &'a dyn Env,
+    pub config: Config,
+    pub stderr: &'a mut dyn Write,
+}
+
+impl Context<'_> {
+    /// The cache, or `None` when it is disabled or cannot be used (one warning, then the
+    /// action carries on without it).
+    fn open_store(&mut self) -> Option<Store> {
+        let dir = self.config.cache_dir.as_ref()?;
+        match Store::open(dir) {
+            Ok(store) => Some(store),
+            Err(err) => {
+                self.warn_cache_unusable(&err);
+                None
+            }
+        }
+    }
+
+    fn warn_cache_unusable(&mut self, err: &(dyn std::error::Error + 'static)) {
+        report::warn(
+            self.stderr,
+            &format!(
+                "token cache disabled for this call: {}",
+                crate::token_source::error_chain(err)
+            ),
+        );
+    }
+}

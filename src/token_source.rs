@@ -1,0 +1,336 @@
+//! Where tokens come from on a cache miss: GetAuthorizationToken through the AWS SDK,
+//! for ECR and ECR Public alike. This is the only module that builds an async runtime,
+//! an HTTP client or SDK configuration, and it does so only when called, so a cache hit
+//! pays for none of it. Failures become [`FetchError`] variants named after what the
+//! user has to fix, never a bare "credentials not found".
+
+use crate::config::{
+    AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC,
+    Config, HTTPS_PROXY, NO_PROXY, expand_home,
+};
+use crate::credential_source::CredentialSource;
+use crate::env::Env;
+use crate::registry::{Registry, Service};
+use crate::secret::Secret;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector, proxy::ProxyConfig};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::error::Error as StdError;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+use thiserror::Error;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// What GetAuthorizationToken returned for one registry.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// base64 of `user:password`, as ECR hands it out.
+    pub authorization_token: Secret<String>,
+    pub proxy_endpoint: String,
+    /// `None` when the response had no expiry: usable now, but not worth caching.
+    pub expires_at: Option<SystemTime>,
+}
+
+/// The seam between the get path and AWS: tests of the cache logic use a fake.
+pub trait TokenSource {
+    fn fetch(&self, registry: &Registry, source: &CredentialSource) -> Result<Token, FetchError>;
+}
+
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error("no AWS credentials found ({source_tried})")]
+    NoCredentials { source_tried: String },
+    #[error("the AWS SSO session of profile `{profile}` has expired or was never started")]
+    SsoSessionExpired { profile: String, detail: String },
+    #[error("AWS credentials from {source_used} could not be loaded: {detail}")]
+    CredentialsUnavailable { source_used: String, detail: String },
+    #[error("the AWS credentials from {source_used} were rejected by ECR ({code}): {message}")]
+    CredentialsRejected { source_used: String, code: String, message: String },
+    #[error("access denied: {message}")]
+    AccessDenied { message: String },
+    #[error("ECR throttled the request in {region} (ThrottlingException) even after retries")]
+    Throttled { region: String },
+    #[error("ECR is unreachable at {endpoint}")]
+    Unreachable { endpoint: String, #[source] source: BoxError },
+    #[error("ECR at {endpoint} did not answer within {after:?}")]
+    TimedOut { endpoint: String, after: Duration },
+    #[error("ECR answered {code}: {message}")]
+    Service { code: String, message: String },
+    #[error("ECR sent an answer we cannot use: {detail}")]
+    InvalidResponse { detail: String },
+    #[error("cannot read the CA bundle {path} (AWS_CA_BUNDLE)")]
+    CaBundle { path: PathBuf, #[source] source: std::io::Error },
+    #[error("cannot start the HTTP client")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// The real source: the AWS SDK with the whole default credential chain.
+pub struct AwsTokenSource<'a> {
+    pub env: &'a dyn Env,
+    pub config: &'a Config,
+}
+
+/// A connection that takes longer than this is not going to work; fail over to a
+/// retry while the operation still has time left.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// One slow attempt must leave room for a retry inside the whole-operation timeout.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl TokenSource for AwsTokenSource<'_> {
+    fn fetch(&self, registry: &Registry, source: &CredentialSource) -> Result<Token, FetchError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(FetchError::Runtime)?;
+        let http_client = self.http_client()?;
+        let fetch = async {
+            let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+                .region(aws_config::Region::new(registry.api_region().to_owned()))
+                .http_client(http_client)
+                .retry_config(RetryConfig::standard())
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(CONNECT_TIMEOUT.min(self.config.timeout))
+                        .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(self.config.timeout))
+                        .operation_timeout(self.config.timeout)
+                        .build(),
+                )
+                .load()
+                .await;
+            match &registry.service {
+                Service::Private(private) => {
+                    let ecr_config = aws_sdk_ecr::config::Builder::from(&sdk_config)
+                        .use_fips(private.fips)
+                        .use_dual_stack(private.dual_stack)
+                        .build();
+                    // Deprecated in the API because a token is not scoped to one registry,
+                    // but the reference asks for the registry's own account, and so do we:
+                    // cross-account setups expect the token of the account they push to.
+                    #[allow(deprecated)]
+                    let request = aws_sdk_ecr::Client::from_conf(ecr_config)
+                        .get_authorization_token()
+                        .registry_ids(&private.account);
+                    let output = request
+                        .send()
+                        .await
+                        .map_err(|err| self.classify(err, registry, source))?;
+                    let data = output.authorization_data().first().ok_or_else(|| {
+                        FetchError::InvalidResponse { detail: "no authorizationData".into() }
+                    })?;
+                    token_from(
+                        data.authorization_token(),
+                        data.proxy_endpoint().map(str::to_owned),
+                        data.expires_at(),
+                        registry,
+                    )
+                }
+                Service::Public => {
+                    let output = aws_sdk_ecrpublic::Client::new(&sdk_config)
+                        .get_authorization_token()
+                        .send()
+                        .await
+                        .map_err(|err| self.classify(err, registry, source))?;
+                    let data = output.authorization_data().ok_or_else(|| {
+                        FetchError::InvalidResponse { detail: "no authorizationData".into() }
+                    })?;
+                    token_from(data.authorization_token(), None, data.expires_at(), registry)
+                }
+            }
+        };
+        runtime.block_on(fetch)
+    }
+}
+
+fn token_from(
+    authorization_token: Option<&str>,
+    proxy_endpoint: Option<String>,
+    expires_at: Option<&aws_smithy_types::DateTime>,
+    registry: &Registry,
+) -> Result<Token, FetchError> {
+    let authorization_token = authorization_token.ok_or_else(|| FetchError::InvalidResponse {
+        detail: "no authorizationToken".into(),
+    })?;
+    Ok(Token {
+        authorization_token: Secret::new(authorization_token.to_owned()),
+        proxy_endpoint: proxy_endpoint.unwrap_or_else(|| format!("https://{}", registry.host())),
+        expires_at: expires_at.and_then(|t| SystemTime::try_from(*t).ok()),
+    })
+}
+
+impl AwsTokenSource<'_> {
+    /// rustls with ring (no aws-lc start-up cost), the system roots plus AWS_CA_BUNDLE,
+    /// and HTTPS_PROXY/NO_PROXY: the SDK's own default client honours neither variable.
+    fn http_client(&self) -> Result<SharedHttpClient, FetchError> {
+        let mut trust = TrustStore::default();
+        if let Some(path) = self.env.var(AWS_CA_BUNDLE) {
+            let path = expand_home(&path, self.env);
+            let pem = std::fs::read(&path).map_err(|source| FetchError::CaBundle { path, source })?;
+            trust = trust.with_pem_certificate(pem);
+        }
+        let tls_context = TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .map_err(|err| FetchError::Runtime(std::io::Error::other(err)))?;
+        let proxy = self.proxy_config();
+        Ok(HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
+            let mut builder = Connector::builder();
+            builder.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                builder.set_sleep_impl(components.sleep_impl());
+            }
+            builder
+                .proxy_config(proxy.clone())
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .tls_context(tls_context.clone())
+                .build()
+        }))
+    }
+
+    fn proxy_config(&self) -> ProxyConfig {
+        let proxy_url = self
+            .env
+            .var(HTTPS_PROXY)
+            .or_else(|| self.env.var(&HTTPS_PROXY.to_ascii_lowercase()));
+        let no_proxy = self
+            .env
+            .var(NO_PROXY)
+            .or_else(|| self.env.var(&NO_PROXY.to_ascii_lowercase()));
+        match proxy_url.map(|url| ProxyConfig::https(url.as_str())) {
+            Some(Ok(config)) => match no_proxy {
+                Some(rules) => config.no_proxy(rules),
+                None => config,
+            },
+            _ => ProxyConfig::disabled(),
+        }
+    }
+
+    fn endpoint(&self, registry: &Registry) -> String {
+        let service_var = match registry.service {
+            Service::Private(_) => AWS_ENDPOINT_URL_ECR,
+            Service::Public => AWS_ENDPOINT_URL_ECR_PUBLIC,
+        };
+        self.env
+            .var(service_var)
+            .or_else(|| self.env.var(AWS_ENDPOINT_URL))
+            .unwrap_or_else(|| format!("the ECR API in {}", registry.api_region()))
+    }
+
+    fn classify<E>(
+        &self,
+        err: SdkError<E, HttpResponse>,
+        registry: &Registry,
+        source: &CredentialSource,
+    ) -> FetchError
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let endpoint = self.endpoint(registry);
+        match err {
+            SdkError::ServiceError(context) => {
+                let code = context.err().code().unwrap_or("UnknownError").to_owned();
+                let message = context.err().message().unwrap_or_default().to_owned();
+                service_error(code, message, registry, source)
+            }
+            SdkError::TimeoutError(_) => FetchError::TimedOut { endpoint, after: self.config.timeout },
+            response_error @ SdkError::ResponseError(_) => FetchError::InvalidResponse {
+                detail: error_chain(&response_error),
+            },
+            other => {
+                let boxed: BoxError = Box::new(other);
+                if let Some(credentials) = find_in_chain::<CredentialsError>(boxed.as_ref()) {
+                    return credentials_error(credentials, source, &endpoint, self.config.timeout);
+                }
+                let text = error_chain(boxed.as_ref());
+                if text.contains("timed out") || text.contains("timeout") {
+                    FetchError::TimedOut { endpoint, after: self.config.timeout }
+                } else {
+                    FetchError::Unreachable { endpoint, source: boxed }
+                }
+            }
+        }
+    }
+}
+
+fn service_error(
+    code: String,
+    message: String,
+    registry: &Registry,
+    source: &CredentialSource,
+) -> FetchError {
+    match code.as_str() {
+        "AccessDeniedException" | "AccessDenied" => FetchError::AccessDenied { message },
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
+            FetchError::Throttled { region: registry.api_region().to_owned() }
+        }
+        "ExpiredTokenException" | "ExpiredToken" | "UnrecognizedClientException"
+        | "InvalidClientTokenId" | "InvalidSignatureException" | "SignatureDoesNotMatch" => {
+            FetchError::CredentialsRejected { source_used: source.to_string(), code, message }
+        }
+        _ => FetchError::Service { code, message },
+    }
+}
+
+fn credentials_error(
+    err: &CredentialsError,
+    source: &CredentialSource,
+    endpoint: &str,
+    timeout: Duration,
+) -> FetchError {
+    let detail = error_chain(err);
+    if let Some(profile) = source.sso_profile() {
+        return FetchError::SsoSessionExpired { profile: profile.to_owned(), detail };
+    }
+    match err {
+        CredentialsError::CredentialsNotLoaded(_) => FetchError::NoCredentials {
+            source_tried: source.to_string(),
+        },
+        CredentialsError::ProviderTimedOut(_) => FetchError::TimedOut {
+            endpoint: format!("the credential provider ({source}) before {endpoint}"),
+            after: timeout,
+        },
+        _ => FetchError::CredentialsUnavailable { source_used: source.to_string(), detail },
+    }
+}
+
+fn find_in_chain<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// The innermost message: for a network failure, the one that names the actual problem
+/// ("Connection refused") rather than the layers it passed through.
+pub fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+/// Every message in the chain, innermost last, for the one-line report.
+pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !text.is_empty() && parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
+}
