@@ -1,0 +1,11 @@
+//! End-to-end tests: the built binary, run as a subprocess, against the lab's fake AWS
+//! API (moto behind fronts), real registries and real clients.
+
+mod support;
+
+mod cache;
+mod clients;
+mod errors;
+mod hostnames;
+mod protocol;
+mod stampede;
