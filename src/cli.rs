@@ -37,7 +37,10 @@ pub fn parse_action(args: &[OsString]) -> Result<Action, Error> {
         Some("version" | "--version" | "-v") => Ok(Action::Version),
         Some("help" | "--help" | "-h") => Ok(Action::Help),
         _ => Err(Error::UnknownAction(
-            report::sanitize(&action.to_string_lossy()).chars().take(64).collect(),
+            report::sanitize(&action.to_string_lossy())
+                .chars()
+                .take(64)
+                .collect(),
         )),
     }
 }
@@ -50,17 +53,26 @@ pub fn run(
     stderr: &mut dyn Write,
 ) -> ExitCode {
     let result = parse_action(args).and_then(|action| {
-        let mut ctx = Context { env, config: Config::from_env(env), stderr };
+        let mut ctx = Context {
+            env,
+            config: Config::from_env(env),
+            stderr,
+        };
         match action {
             Action::Get => {
                 let config = ctx.config.clone();
-                let tokens = AwsTokenSource { env, config: &config };
+                let tokens = AwsTokenSource {
+                    env,
+                    config: &config,
+                };
                 commands::get(&mut ctx, stdin, stdout, &tokens)
             }
             Action::Store => commands::store(stdin),
             Action::Erase => commands::erase(&mut ctx, stdin),
             Action::List => commands::list(&mut ctx, stdout),
-            Action::Version => writeln!(stdout, "{PROGRAM} {VERSION} ({COMMIT})").map_err(Error::Output),
+            Action::Version => {
+                writeln!(stdout, "{PROGRAM} {VERSION} ({COMMIT})").map_err(Error::Output)
+            }
             Action::Help => writeln!(stdout, "{}", report::usage()).map_err(Error::Output),
         }
     });
@@ -83,12 +95,20 @@ mod tests {
 
     #[test]
     fn actions_under_either_name() {
-        for argv0 in ["docker-credential-ecr", "/usr/bin/docker-credential-ecr-login"] {
+        for argv0 in [
+            "docker-credential-ecr",
+            "/usr/bin/docker-credential-ecr-login",
+        ] {
             assert_eq!(parse_action(&args(&[argv0, "get"])).unwrap(), Action::Get);
             assert_eq!(parse_action(&args(&[argv0, "list"])).unwrap(), Action::List);
-            assert_eq!(parse_action(&args(&[argv0, "version"])).unwrap(), Action::Version);
+            assert_eq!(
+                parse_action(&args(&[argv0, "version"])).unwrap(),
+                Action::Version
+            );
         }
         assert!(matches!(parse_action(&args(&["x"])), Err(Error::NoAction)));
-        assert!(matches!(parse_action(&args(&["x", "fetch"])), Err(Error::UnknownAction(a)) if a == "fetch"));
+        assert!(
+            matches!(parse_action(&args(&["x", "fetch"])), Err(Error::UnknownAction(a)) if a == "fetch")
+        );
     }
 }

@@ -76,7 +76,10 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &dyn Env) -> Config {
-        let cache_dir = if env.var(AWS_ECR_DISABLE_CACHE).is_some_and(|v| is_truthy(&v)) {
+        let cache_dir = if env
+            .var(AWS_ECR_DISABLE_CACHE)
+            .is_some_and(|v| is_truthy(&v))
+        {
             None
         } else {
             match env.var(AWS_ECR_CACHE_DIR) {
@@ -122,15 +125,32 @@ mod tests {
 
     #[test]
     fn cache_dir_override_expands_home() {
-        let env = FakeEnv::new().home("/home/u").var(AWS_ECR_CACHE_DIR, "~/.ecr");
-        assert_eq!(Config::from_env(&env).cache_dir, Some(PathBuf::from("/home/u/.ecr")));
+        let env = FakeEnv::new()
+            .home("/home/u")
+            .var(AWS_ECR_CACHE_DIR, "~/.ecr");
+        assert_eq!(
+            Config::from_env(&env).cache_dir,
+            Some(PathBuf::from("/home/u/.ecr"))
+        );
     }
 
     #[test]
     fn disable_cache_accepts_the_usual_spellings() {
-        for (value, disabled) in [("1", true), ("true", true), ("yes", true), ("0", false), ("false", false)] {
-            let env = FakeEnv::new().cache_dir("/c").var(AWS_ECR_DISABLE_CACHE, value);
-            assert_eq!(Config::from_env(&env).cache_dir.is_none(), disabled, "{value}");
+        for (value, disabled) in [
+            ("1", true),
+            ("true", true),
+            ("yes", true),
+            ("0", false),
+            ("false", false),
+        ] {
+            let env = FakeEnv::new()
+                .cache_dir("/c")
+                .var(AWS_ECR_DISABLE_CACHE, value);
+            assert_eq!(
+                Config::from_env(&env).cache_dir.is_none(),
+                disabled,
+                "{value}"
+            );
         }
     }
 

@@ -9,8 +9,8 @@
 
 use crate::config::{
     AWS_ACCESS_KEY_ID, AWS_CONFIG_FILE, AWS_CONTAINER_CREDENTIALS_FULL_URI,
-    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_EC2_METADATA_DISABLED, AWS_PROFILE,
-    AWS_ROLE_ARN, AWS_SHARED_CREDENTIALS_FILE, AWS_WEB_IDENTITY_TOKEN_FILE, expand_home,
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_EC2_METADATA_DISABLED, AWS_PROFILE, AWS_ROLE_ARN,
+    AWS_SHARED_CREDENTIALS_FILE, AWS_WEB_IDENTITY_TOKEN_FILE, expand_home,
 };
 use crate::env::Env;
 use sha2::{Digest, Sha256};
@@ -21,8 +21,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
     EnvironmentKeys,
-    Profile { name: String, style: ProfileStyle },
-    WebIdentity { role_arn: String },
+    Profile {
+        name: String,
+        style: ProfileStyle,
+    },
+    WebIdentity {
+        role_arn: String,
+    },
     Container,
     Instance,
     /// Nothing to try: instance metadata is disabled and no other source is configured.
@@ -84,7 +89,10 @@ impl CredentialSource {
     /// The profile that names an SSO session, whose expiry needs `aws sso login`.
     pub fn sso_profile(&self) -> Option<&str> {
         match &self.kind {
-            SourceKind::Profile { name, style: ProfileStyle::Sso } => Some(name),
+            SourceKind::Profile {
+                name,
+                style: ProfileStyle::Sso,
+            } => Some(name),
             _ => None,
         }
     }
@@ -148,7 +156,11 @@ fn detect_into(env: &dyn Env, hasher: &mut Sha256) -> SourceKind {
     }
     let instance = INSTANCE_ID_FILES
         .iter()
-        .find_map(|path| std::fs::read_to_string(path).ok().filter(|s| !s.trim().is_empty()))
+        .find_map(|path| {
+            std::fs::read_to_string(path)
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
         .unwrap_or_default();
     feed("instance", instance.trim());
     SourceKind::Instance
@@ -186,9 +198,11 @@ impl ProfileFiles {
     }
 
     fn config_section(&self, profile: &str) -> Option<&Section> {
-        self.config
-            .get(&format!("profile {profile}"))
-            .or_else(|| (profile == "default").then(|| self.config.get("default")).flatten())
+        self.config.get(&format!("profile {profile}")).or_else(|| {
+            (profile == "default")
+                .then(|| self.config.get("default"))
+                .flatten()
+        })
     }
 
     fn value(&self, profile: &str, key: &str) -> Option<&str> {
@@ -236,10 +250,13 @@ impl ProfileFiles {
                     out.push(format!("{file}:{name}\n{}", section.lines.join("\n")));
                 }
             }
-            if let Some(session) = self.value(&name, "sso_session") {
-                if let Some(section) = self.config.get(&format!("sso-session {session}")) {
-                    out.push(format!("sso-session:{session}\n{}", section.lines.join("\n")));
-                }
+            if let Some(session) = self.value(&name, "sso_session")
+                && let Some(section) = self.config.get(&format!("sso-session {session}"))
+            {
+                out.push(format!(
+                    "sso-session:{session}\n{}",
+                    section.lines.join("\n")
+                ));
             }
             next = self.value(&name, "source_profile").map(str::to_owned);
             seen.push(name);
@@ -295,10 +312,8 @@ mod tests {
 
     impl Home {
         fn new(name: &str, config: &str, credentials: &str) -> Home {
-            let dir = std::env::temp_dir().join(format!(
-                "dce-credsrc-{name}-{}",
-                std::process::id()
-            ));
+            let dir =
+                std::env::temp_dir().join(format!("dce-credsrc-{name}-{}", std::process::id()));
             fs::create_dir_all(dir.join(".aws")).unwrap();
             fs::write(dir.join(".aws/config"), config).unwrap();
             fs::write(dir.join(".aws/credentials"), credentials).unwrap();
@@ -318,7 +333,8 @@ mod tests {
     }
 
     const CONFIG: &str = "[default]\nregion = us-east-1\n\n[profile base]\nregion=eu-west-1\n\n[profile deploy]\nrole_arn = arn:aws:iam::111111111111:role/deploy\nsource_profile = base\n\n[profile sso]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = dev\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n";
-    const CREDENTIALS: &str = "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret\n";
+    const CREDENTIALS: &str =
+        "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret\n";
 
     #[test]
     fn environment_keys_come_first_and_are_hashed() {
@@ -337,11 +353,18 @@ mod tests {
         let source = CredentialSource::detect(&home.env().var(AWS_PROFILE, "deploy"));
         assert_eq!(
             source.kind,
-            SourceKind::Profile { name: "deploy".into(), style: ProfileStyle::AssumeRole }
+            SourceKind::Profile {
+                name: "deploy".into(),
+                style: ProfileStyle::AssumeRole
+            }
         );
         let rotated = Home::new("role2", CONFIG, &CREDENTIALS.replace("AKIDBASE", "AKIDNEW"));
         let after = CredentialSource::detect(&rotated.env().var(AWS_PROFILE, "deploy"));
-        assert_ne!(source.fingerprint(), after.fingerprint(), "source_profile keys changed");
+        assert_ne!(
+            source.fingerprint(),
+            after.fingerprint(),
+            "source_profile keys changed"
+        );
     }
 
     #[test]
@@ -349,7 +372,11 @@ mod tests {
         let home = Home::new("sso", CONFIG, CREDENTIALS);
         let source = CredentialSource::detect(&home.env().var(AWS_PROFILE, "sso"));
         assert_eq!(source.sso_profile(), Some("sso"));
-        let moved = Home::new("sso2", &CONFIG.replace("corp.awsapps", "other.awsapps"), CREDENTIALS);
+        let moved = Home::new(
+            "sso2",
+            &CONFIG.replace("corp.awsapps", "other.awsapps"),
+            CREDENTIALS,
+        );
         let after = CredentialSource::detect(&moved.env().var(AWS_PROFILE, "sso"));
         assert_ne!(source.fingerprint(), after.fingerprint());
     }
@@ -357,17 +384,27 @@ mod tests {
     #[test]
     fn a_profile_without_credentials_falls_through() {
         let home = Home::new("fall", CONFIG, CREDENTIALS);
-        assert_eq!(CredentialSource::detect(&home.env()).kind, SourceKind::Nothing);
+        assert_eq!(
+            CredentialSource::detect(&home.env()).kind,
+            SourceKind::Nothing
+        );
         let web = home
             .env()
             .var(AWS_WEB_IDENTITY_TOKEN_FILE, "/var/run/token")
             .var(AWS_ROLE_ARN, "arn:aws:iam::1:role/r");
         assert_eq!(
             CredentialSource::detect(&web).kind,
-            SourceKind::WebIdentity { role_arn: "arn:aws:iam::1:role/r".into() }
+            SourceKind::WebIdentity {
+                role_arn: "arn:aws:iam::1:role/r".into()
+            }
         );
-        let container = home.env().var(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, "/v2/creds");
-        assert_eq!(CredentialSource::detect(&container).kind, SourceKind::Container);
+        let container = home
+            .env()
+            .var(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, "/v2/creds");
+        assert_eq!(
+            CredentialSource::detect(&container).kind,
+            SourceKind::Container
+        );
     }
 
     #[test]

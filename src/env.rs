@@ -57,6 +57,12 @@ mod fake {
         cache: Option<PathBuf>,
     }
 
+    impl Default for FakeEnv {
+        fn default() -> Self {
+            FakeEnv::new()
+        }
+    }
+
     impl FakeEnv {
         pub fn new() -> Self {
             FakeEnv {

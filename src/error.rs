@@ -16,11 +16,23 @@ pub enum Error {
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     #[error("cannot get an ECR token for {host}")]
-    Fetch { host: String, #[source] source: FetchError },
+    Fetch {
+        host: String,
+        #[source]
+        source: FetchError,
+    },
     #[error("{host}")]
-    Lock { host: String, #[source] source: LockError },
+    Lock {
+        host: String,
+        #[source]
+        source: LockError,
+    },
     #[error("{host}")]
-    Token { host: String, #[source] source: MalformedToken },
+    Token {
+        host: String,
+        #[source]
+        source: MalformedToken,
+    },
     #[error("docker-credential-ecr stores nothing for {host}: it is not an Amazon ECR registry")]
     StoreNotEcr { host: String },
     #[error("unknown action `{0}`")]

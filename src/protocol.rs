@@ -134,7 +134,10 @@ mod tests {
     #[test]
     fn trims_the_server_url() {
         assert_eq!(url(b"public.ecr.aws\n").unwrap(), "public.ecr.aws");
-        assert_eq!(url(b"  https://x.example/v2/\r\n").unwrap(), "https://x.example/v2/");
+        assert_eq!(
+            url(b"  https://x.example/v2/\r\n").unwrap(),
+            "https://x.example/v2/"
+        );
     }
 
     #[test]

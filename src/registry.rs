@@ -153,22 +153,59 @@ mod tests {
     #[test]
     fn accepts_every_partition_and_variant() {
         let cases = [
-            ("123456789012.dkr.ecr.us-east-1.amazonaws.com", private("123456789012", "us-east-1", false, false)),
-            ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", private("123456789012", "cn-north-1", false, false)),
-            ("123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu", private("123456789012", "eusc-de-east-1", false, false)),
-            ("123456789012.dkr-ecr.us-west-2.on.aws", private("123456789012", "us-west-2", false, true)),
-            ("123456789012.dkr-ecr.cn-northwest-1.on.amazonwebservices.com.cn", private("123456789012", "cn-northwest-1", false, true)),
-            ("123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov", private("123456789012", "us-iso-east-1", false, false)),
-            ("123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov", private("123456789012", "us-isob-east-1", false, false)),
-            ("123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk", private("123456789012", "eu-isoe-west-1", false, false)),
-            ("123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov", private("123456789012", "us-isof-south-1", false, false)),
-            ("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com", private("123456789012", "us-gov-west-1", true, false)),
-            ("123456789012.dkr-ecr-fips.us-east-1.on.aws", private("123456789012", "us-east-1", true, true)),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                private("123456789012", "us-east-1", false, false),
+            ),
+            (
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+                private("123456789012", "cn-north-1", false, false),
+            ),
+            (
+                "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+                private("123456789012", "eusc-de-east-1", false, false),
+            ),
+            (
+                "123456789012.dkr-ecr.us-west-2.on.aws",
+                private("123456789012", "us-west-2", false, true),
+            ),
+            (
+                "123456789012.dkr-ecr.cn-northwest-1.on.amazonwebservices.com.cn",
+                private("123456789012", "cn-northwest-1", false, true),
+            ),
+            (
+                "123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov",
+                private("123456789012", "us-iso-east-1", false, false),
+            ),
+            (
+                "123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov",
+                private("123456789012", "us-isob-east-1", false, false),
+            ),
+            (
+                "123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk",
+                private("123456789012", "eu-isoe-west-1", false, false),
+            ),
+            (
+                "123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov",
+                private("123456789012", "us-isof-south-1", false, false),
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+                private("123456789012", "us-gov-west-1", true, false),
+            ),
+            (
+                "123456789012.dkr-ecr-fips.us-east-1.on.aws",
+                private("123456789012", "us-east-1", true, true),
+            ),
             ("public.ecr.aws", Service::Public),
             ("ecr-public.aws.com", Service::Public),
         ];
         for (host, expected) in cases {
-            assert_eq!(Registry::parse(host).map(|r| r.service), Ok(expected), "{host}");
+            assert_eq!(
+                Registry::parse(host).map(|r| r.service),
+                Ok(expected),
+                "{host}"
+            );
         }
     }
 
@@ -182,10 +219,18 @@ mod tests {
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com?q",
         ] {
             let registry = Registry::parse(input).expect(input);
-            assert_eq!(registry.host(), "123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+            assert_eq!(
+                registry.host(),
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+            );
             assert_eq!(registry.api_region(), "eu-west-1");
         }
-        assert_eq!(Registry::parse("https://public.ecr.aws/v2/").unwrap().api_region(), "us-east-1");
+        assert_eq!(
+            Registry::parse("https://public.ecr.aws/v2/")
+                .unwrap()
+                .api_region(),
+            "us-east-1"
+        );
     }
 
     #[test]

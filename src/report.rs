@@ -88,7 +88,10 @@ fn render_fetch(err: &FetchError) -> String {
         FetchError::CaBundle { source, .. } => {
             format!("{source}; point {AWS_CA_BUNDLE} at a readable PEM file")
         }
-        FetchError::Service { .. } | FetchError::InvalidResponse { .. } | FetchError::Runtime(_) => {
+        FetchError::Service { .. }
+        | FetchError::Configuration { .. }
+        | FetchError::InvalidResponse { .. }
+        | FetchError::Runtime(_) => {
             return error_chain(err);
         }
     };
@@ -117,16 +120,24 @@ mod tests {
     fn rendered(err: Error) -> (String, String) {
         let (mut out, mut errs) = (Vec::new(), Vec::new());
         report(&err, &mut out, &mut errs);
-        (String::from_utf8(out).unwrap(), String::from_utf8(errs).unwrap())
+        (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(errs).unwrap(),
+        )
     }
 
     fn fetch(source: FetchError) -> Error {
-        Error::Fetch { host: "111111111111.dkr.ecr.us-east-1.amazonaws.com".into(), source }
+        Error::Fetch {
+            host: "111111111111.dkr.ecr.us-east-1.amazonaws.com".into(),
+            source,
+        }
     }
 
     #[test]
     fn not_ecr_is_the_exact_not_found_sentence_and_nothing_else() {
-        let (out, err) = rendered(Error::NotEcr(NotEcr { input: "docker.io".into() }));
+        let (out, err) = rendered(Error::NotEcr(NotEcr {
+            input: "docker.io".into(),
+        }));
         assert_eq!(out, "credentials not found in native keychain\n");
         assert_eq!(err, "");
     }
@@ -134,17 +145,61 @@ mod tests {
     #[test]
     fn every_fetch_failure_names_cause_and_remedy_on_both_streams() {
         let cases = [
-            (FetchError::NoCredentials { source_tried: "no credential source".into() }, "no AWS credentials found", "aws configure"),
-            (FetchError::SsoSessionExpired { profile: "dev".into(), detail: String::new() }, "SSO session of profile `dev` has expired", "aws sso login --profile dev"),
-            (FetchError::AccessDenied { message: "User: arn:aws:iam::1:user/ci is not authorized".into() }, "arn:aws:iam::1:user/ci", "ecr:GetAuthorizationToken"),
-            (FetchError::Throttled { region: "us-east-1".into() }, "throttled", "retry later"),
-            (FetchError::Unreachable { endpoint: "https://127.0.0.1:9".into(), source: "connection refused".into() }, "unreachable at https://127.0.0.1:9", "connection refused"),
-            (FetchError::TimedOut { endpoint: "https://x".into(), after: std::time::Duration::from_secs(2) }, "did not answer within 2s", "AWS_ECR_TIMEOUT"),
+            (
+                FetchError::NoCredentials {
+                    source_tried: "no credential source".into(),
+                },
+                "no AWS credentials found",
+                "aws configure",
+            ),
+            (
+                FetchError::SsoSessionExpired {
+                    profile: "dev".into(),
+                    detail: String::new(),
+                },
+                "SSO session of profile `dev` has expired",
+                "aws sso login --profile dev",
+            ),
+            (
+                FetchError::AccessDenied {
+                    message: "User: arn:aws:iam::1:user/ci is not authorized".into(),
+                },
+                "arn:aws:iam::1:user/ci",
+                "ecr:GetAuthorizationToken",
+            ),
+            (
+                FetchError::Throttled {
+                    region: "us-east-1".into(),
+                },
+                "throttled",
+                "retry later",
+            ),
+            (
+                FetchError::Unreachable {
+                    endpoint: "https://127.0.0.1:9".into(),
+                    source: "connection refused".into(),
+                },
+                "unreachable at https://127.0.0.1:9",
+                "connection refused",
+            ),
+            (
+                FetchError::TimedOut {
+                    endpoint: "https://x".into(),
+                    after: std::time::Duration::from_secs(2),
+                },
+                "did not answer within 2s",
+                "AWS_ECR_TIMEOUT",
+            ),
         ];
         for (source, cause, remedy) in cases {
             let (out, err) = rendered(fetch(source));
             assert_eq!(out.lines().count(), 1, "{out}");
-            assert!(out.starts_with("cannot get an ECR token for 111111111111.dkr.ecr.us-east-1.amazonaws.com: "), "{out}");
+            assert!(
+                out.starts_with(
+                    "cannot get an ECR token for 111111111111.dkr.ecr.us-east-1.amazonaws.com: "
+                ),
+                "{out}"
+            );
             assert!(out.contains(cause) && out.contains(remedy), "{out}");
             assert!(!out.contains(NOT_FOUND), "{out}");
             assert_eq!(err, format!("{PROGRAM}: {out}"));

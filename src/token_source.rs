@@ -5,8 +5,8 @@
 //! user has to fix, never a bare "credentials not found".
 
 use crate::config::{
-    AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC,
-    Config, HTTPS_PROXY, NO_PROXY, expand_home,
+    AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, Config,
+    HTTPS_PROXY, NO_PROXY, expand_home,
 };
 use crate::credential_source::CredentialSource;
 use crate::env::Env;
@@ -53,21 +53,35 @@ pub enum FetchError {
     #[error("AWS credentials from {source_used} could not be loaded: {detail}")]
     CredentialsUnavailable { source_used: String, detail: String },
     #[error("the AWS credentials from {source_used} were rejected by ECR ({code}): {message}")]
-    CredentialsRejected { source_used: String, code: String, message: String },
+    CredentialsRejected {
+        source_used: String,
+        code: String,
+        message: String,
+    },
     #[error("access denied: {message}")]
     AccessDenied { message: String },
     #[error("ECR throttled the request in {region} (ThrottlingException) even after retries")]
     Throttled { region: String },
     #[error("ECR is unreachable at {endpoint}")]
-    Unreachable { endpoint: String, #[source] source: BoxError },
+    Unreachable {
+        endpoint: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("ECR at {endpoint} did not answer within {after:?}")]
     TimedOut { endpoint: String, after: Duration },
     #[error("ECR answered {code}: {message}")]
     Service { code: String, message: String },
+    #[error("the AWS SDK configuration is invalid: {detail}")]
+    Configuration { detail: String },
     #[error("ECR sent an answer we cannot use: {detail}")]
     InvalidResponse { detail: String },
     #[error("cannot read the CA bundle {path} (AWS_CA_BUNDLE)")]
-    CaBundle { path: PathBuf, #[source] source: std::io::Error },
+    CaBundle {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot start the HTTP client")]
     Runtime(#[source] std::io::Error),
 }
@@ -107,9 +121,12 @@ impl TokenSource for AwsTokenSource<'_> {
                 .await;
             match &registry.service {
                 Service::Private(private) => {
+                    // An endpoint override names the exact endpoint; the SDK refuses to
+                    // combine it with FIPS or dual-stack resolution.
+                    let resolve_variant = !self.endpoint_overridden(registry);
                     let ecr_config = aws_sdk_ecr::config::Builder::from(&sdk_config)
-                        .use_fips(private.fips)
-                        .use_dual_stack(private.dual_stack)
+                        .use_fips(private.fips && resolve_variant)
+                        .use_dual_stack(private.dual_stack && resolve_variant)
                         .build();
                     // Deprecated in the API because a token is not scoped to one registry,
                     // but the reference asks for the registry's own account, and so do we:
@@ -123,7 +140,9 @@ impl TokenSource for AwsTokenSource<'_> {
                         .await
                         .map_err(|err| self.classify(err, registry, source))?;
                     let data = output.authorization_data().first().ok_or_else(|| {
-                        FetchError::InvalidResponse { detail: "no authorizationData".into() }
+                        FetchError::InvalidResponse {
+                            detail: "no authorizationData".into(),
+                        }
                     })?;
                     token_from(
                         data.authorization_token(),
@@ -138,10 +157,18 @@ impl TokenSource for AwsTokenSource<'_> {
                         .send()
                         .await
                         .map_err(|err| self.classify(err, registry, source))?;
-                    let data = output.authorization_data().ok_or_else(|| {
-                        FetchError::InvalidResponse { detail: "no authorizationData".into() }
-                    })?;
-                    token_from(data.authorization_token(), None, data.expires_at(), registry)
+                    let data =
+                        output
+                            .authorization_data()
+                            .ok_or_else(|| FetchError::InvalidResponse {
+                                detail: "no authorizationData".into(),
+                            })?;
+                    token_from(
+                        data.authorization_token(),
+                        None,
+                        data.expires_at(),
+                        registry,
+                    )
                 }
             }
         };
@@ -172,7 +199,8 @@ impl AwsTokenSource<'_> {
         let mut trust = TrustStore::default();
         if let Some(path) = self.env.var(AWS_CA_BUNDLE) {
             let path = expand_home(&path, self.env);
-            let pem = std::fs::read(&path).map_err(|source| FetchError::CaBundle { path, source })?;
+            let pem =
+                std::fs::read(&path).map_err(|source| FetchError::CaBundle { path, source })?;
             trust = trust.with_pem_certificate(pem);
         }
         let tls_context = TlsContext::builder()
@@ -180,18 +208,20 @@ impl AwsTokenSource<'_> {
             .build()
             .map_err(|err| FetchError::Runtime(std::io::Error::other(err)))?;
         let proxy = self.proxy_config();
-        Ok(HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
-            let mut builder = Connector::builder();
-            builder.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                builder.set_sleep_impl(components.sleep_impl());
-            }
-            builder
-                .proxy_config(proxy.clone())
-                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                .tls_context(tls_context.clone())
-                .build()
-        }))
+        Ok(
+            HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
+                let mut builder = Connector::builder();
+                builder.set_connector_settings(settings.cloned());
+                if let Some(components) = components {
+                    builder.set_sleep_impl(components.sleep_impl());
+                }
+                builder
+                    .proxy_config(proxy.clone())
+                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                    .tls_context(tls_context.clone())
+                    .build()
+            }),
+        )
     }
 
     fn proxy_config(&self) -> ProxyConfig {
@@ -212,7 +242,7 @@ impl AwsTokenSource<'_> {
         }
     }
 
-    fn endpoint(&self, registry: &Registry) -> String {
+    fn endpoint_override(&self, registry: &Registry) -> Option<String> {
         let service_var = match registry.service {
             Service::Private(_) => AWS_ENDPOINT_URL_ECR,
             Service::Public => AWS_ENDPOINT_URL_ECR_PUBLIC,
@@ -220,6 +250,14 @@ impl AwsTokenSource<'_> {
         self.env
             .var(service_var)
             .or_else(|| self.env.var(AWS_ENDPOINT_URL))
+    }
+
+    fn endpoint_overridden(&self, registry: &Registry) -> bool {
+        self.endpoint_override(registry).is_some()
+    }
+
+    fn endpoint(&self, registry: &Registry) -> String {
+        self.endpoint_override(registry)
             .unwrap_or_else(|| format!("the ECR API in {}", registry.api_region()))
     }
 
@@ -233,26 +271,39 @@ impl AwsTokenSource<'_> {
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
         let endpoint = self.endpoint(registry);
+        if let SdkError::ServiceError(context) = &err {
+            let code = context.err().code().unwrap_or("UnknownError").to_owned();
+            let message = context.err().message().unwrap_or_default().to_owned();
+            return service_error(code, message, registry, source);
+        }
+        if let SdkError::TimeoutError(_) = err {
+            return FetchError::TimedOut {
+                endpoint,
+                after: self.config.timeout,
+            };
+        }
+        if let Some(credentials) = find_in_chain::<CredentialsError>(&err) {
+            return credentials_error(credentials, source, &endpoint, self.config.timeout);
+        }
         match err {
-            SdkError::ServiceError(context) => {
-                let code = context.err().code().unwrap_or("UnknownError").to_owned();
-                let message = context.err().message().unwrap_or_default().to_owned();
-                service_error(code, message, registry, source)
-            }
-            SdkError::TimeoutError(_) => FetchError::TimedOut { endpoint, after: self.config.timeout },
-            response_error @ SdkError::ResponseError(_) => FetchError::InvalidResponse {
-                detail: error_chain(&response_error),
+            SdkError::ResponseError(_) => FetchError::InvalidResponse {
+                detail: error_chain(&err),
+            },
+            SdkError::ConstructionFailure(_) => FetchError::Configuration {
+                detail: error_chain(&err),
             },
             other => {
-                let boxed: BoxError = Box::new(other);
-                if let Some(credentials) = find_in_chain::<CredentialsError>(boxed.as_ref()) {
-                    return credentials_error(credentials, source, &endpoint, self.config.timeout);
-                }
-                let text = error_chain(boxed.as_ref());
+                let text = error_chain(&other);
                 if text.contains("timed out") || text.contains("timeout") {
-                    FetchError::TimedOut { endpoint, after: self.config.timeout }
+                    FetchError::TimedOut {
+                        endpoint,
+                        after: self.config.timeout,
+                    }
                 } else {
-                    FetchError::Unreachable { endpoint, source: boxed }
+                    FetchError::Unreachable {
+                        endpoint,
+                        source: Box::new(other),
+                    }
                 }
             }
         }
@@ -268,12 +319,20 @@ fn service_error(
     match code.as_str() {
         "AccessDeniedException" | "AccessDenied" => FetchError::AccessDenied { message },
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
-            FetchError::Throttled { region: registry.api_region().to_owned() }
+            FetchError::Throttled {
+                region: registry.api_region().to_owned(),
+            }
         }
-        "ExpiredTokenException" | "ExpiredToken" | "UnrecognizedClientException"
-        | "InvalidClientTokenId" | "InvalidSignatureException" | "SignatureDoesNotMatch" => {
-            FetchError::CredentialsRejected { source_used: source.to_string(), code, message }
-        }
+        "ExpiredTokenException"
+        | "ExpiredToken"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch" => FetchError::CredentialsRejected {
+            source_used: source.to_string(),
+            code,
+            message,
+        },
         _ => FetchError::Service { code, message },
     }
 }
@@ -286,7 +345,10 @@ fn credentials_error(
 ) -> FetchError {
     let detail = error_chain(err);
     if let Some(profile) = source.sso_profile() {
-        return FetchError::SsoSessionExpired { profile: profile.to_owned(), detail };
+        return FetchError::SsoSessionExpired {
+            profile: profile.to_owned(),
+            detail,
+        };
     }
     match err {
         CredentialsError::CredentialsNotLoaded(_) => FetchError::NoCredentials {
@@ -296,7 +358,10 @@ fn credentials_error(
             endpoint: format!("the credential provider ({source}) before {endpoint}"),
             after: timeout,
         },
-        _ => FetchError::CredentialsUnavailable { source_used: source.to_string(), detail },
+        _ => FetchError::CredentialsUnavailable {
+            source_used: source.to_string(),
+            detail,
+        },
     }
 }
 

@@ -100,7 +100,10 @@ mod tests {
         let mut e = entry(T0, HOUR);
         e.token = Secret::new(base64::engine::general_purpose::STANDARD.encode("AWS:pa:ss"));
         let (user, password) = e.credentials().unwrap();
-        assert_eq!((user.as_str(), password.expose().as_str()), ("AWS", "pa:ss"));
+        assert_eq!(
+            (user.as_str(), password.expose().as_str()),
+            ("AWS", "pa:ss")
+        );
         e.token = Secret::new("bm8tY29sb24=".into());
         assert!(e.credentials().is_err());
         e.token = Secret::new("%%%".into());

@@ -13,7 +13,11 @@ pub enum LockError {
     #[error("another docker-credential-ecr process has held the cache lock {path} for {waited:?}")]
     TimedOut { path: String, waited: Duration },
     #[error("cannot open the cache lock {path}")]
-    Open { path: String, #[source] source: io::Error },
+    Open {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// Holds an exclusive `flock` on the key's lock file until dropped. The lock dies with
@@ -34,28 +38,43 @@ impl KeyLock {
             .write(true)
             .mode(0o600)
             .open(path)
-            .map_err(|source| LockError::Open { path: display(), source })?;
+            .map_err(|source| LockError::Open {
+                path: display(),
+                source,
+            })?;
         match file.try_lock() {
             Ok(()) => return Ok(KeyLock { _file: Some(file) }),
             Err(TryLockError::Error(err)) if err.kind() == io::ErrorKind::Unsupported => {
                 return Ok(KeyLock { _file: None });
             }
-            Err(TryLockError::Error(source)) => return Err(LockError::Open { path: display(), source }),
+            Err(TryLockError::Error(source)) => {
+                return Err(LockError::Open {
+                    path: display(),
+                    source,
+                });
+            }
             Err(TryLockError::WouldBlock) => {}
         }
         // std offers no timed lock: block in a helper thread and stop waiting for it at
         // the deadline. The clone shares the open file, so its lock is ours.
-        let waiter = file
-            .try_clone()
-            .map_err(|source| LockError::Open { path: display(), source })?;
+        let waiter = file.try_clone().map_err(|source| LockError::Open {
+            path: display(),
+            source,
+        })?;
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
             let _ = sender.send(waiter.lock());
         });
         match receiver.recv_timeout(wait) {
             Ok(Ok(())) => Ok(KeyLock { _file: Some(file) }),
-            Ok(Err(source)) => Err(LockError::Open { path: display(), source }),
-            Err(_) => Err(LockError::TimedOut { path: display(), waited: wait }),
+            Ok(Err(source)) => Err(LockError::Open {
+                path: display(),
+                source,
+            }),
+            Err(_) => Err(LockError::TimedOut {
+                path: display(),
+                waited: wait,
+            }),
         }
     }
 }
@@ -71,7 +90,10 @@ mod tests {
         let path = dir.join("k.lock");
         let first = KeyLock::acquire(&path, Duration::from_secs(1)).unwrap();
         let second = KeyLock::acquire(&path, Duration::from_millis(50));
-        assert!(matches!(second, Err(LockError::TimedOut { .. })), "{second:?}");
+        assert!(
+            matches!(second, Err(LockError::TimedOut { .. })),
+            "{second:?}"
+        );
         drop(first);
         KeyLock::acquire(&path, Duration::from_millis(50)).expect("free after drop");
         std::fs::remove_dir_all(dir).unwrap();

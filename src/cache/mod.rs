@@ -11,4 +11,3 @@ pub use entry::{Entry, MalformedToken};
 pub use key::CacheKey;
 pub use lock::{KeyLock, LockError};
 pub use store::{Store, StoreError};
-

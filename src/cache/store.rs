@@ -30,7 +30,11 @@ pub struct StoreError {
 
 impl StoreError {
     fn new(action: &'static str, path: &Path, source: io::Error) -> StoreError {
-        StoreError { action, path: path.display().to_string(), source }
+        StoreError {
+            action,
+            path: path.display().to_string(),
+            source,
+        }
     }
 }
 
@@ -59,7 +63,9 @@ impl Store {
             .mode(0o700)
             .create(dir)
             .map_err(|err| StoreError::new("create the cache directory", dir, err))?;
-        Ok(Store { dir: dir.to_owned() })
+        Ok(Store {
+            dir: dir.to_owned(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -77,7 +83,9 @@ impl Store {
     /// The entry for `key`, or `None` when there is none or it does not decode as one.
     pub fn read(&self, key: &CacheKey) -> Option<Entry> {
         let bytes = read_bounded(&self.entry_path(key))?;
-        decode(&bytes).filter(|(stored_key, _)| stored_key == key.full()).map(|(_, e)| e)
+        decode(&bytes)
+            .filter(|(stored_key, _)| stored_key == key.full())
+            .map(|(_, e)| e)
     }
 
     pub fn write(&self, key: &CacheKey, entry: &Entry) -> Result<(), StoreError> {
@@ -139,7 +147,11 @@ impl Store {
 fn read_bounded(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::new();
-    File::open(path).ok()?.take(MAX_ENTRY_BYTES + 1).read_to_end(&mut bytes).ok()?;
+    File::open(path)
+        .ok()?
+        .take(MAX_ENTRY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
     (bytes.len() as u64 <= MAX_ENTRY_BYTES).then_some(bytes)
 }
 

@@ -9,10 +9,10 @@ use std::io::Read;
 pub fn erase(ctx: &mut Context<'_>, input: &mut dyn Read) -> Result<(), Error> {
     let server_url = protocol::read_server_url(input)?;
     let registry = Registry::parse(&server_url)?;
-    if let Some(store) = ctx.open_store() {
-        if let Err(err) = store.remove_registry(registry.host()) {
-            ctx.warn_cache_unusable(&err);
-        }
+    if let Some(store) = ctx.open_store()
+        && let Err(err) = store.remove_registry(registry.host())
+    {
+        ctx.warn_cache_unusable(&err);
     }
     Ok(())
 }

@@ -32,7 +32,11 @@ pub fn get(
     protocol::write_credentials(out, &server_url, &username, &password).map_err(Error::Output)
 }
 
-fn obtain(ctx: &mut Context<'_>, registry: &Registry, tokens: &dyn TokenSource) -> Result<Entry, Error> {
+fn obtain(
+    ctx: &mut Context<'_>,
+    registry: &Registry,
+    tokens: &dyn TokenSource,
+) -> Result<Entry, Error> {
     let credentials = CredentialSource::detect(ctx.env);
     let key = CacheKey::new(registry, &credentials);
     let now = ctx.env.now();
@@ -44,7 +48,10 @@ fn obtain(ctx: &mut Context<'_>, registry: &Registry, tokens: &dyn TokenSource) 
     let _lock = match store.as_ref().map(|s| lock(s, &key, ctx.config.timeout)) {
         Some(Ok(lock)) => Some(lock),
         Some(Err(source @ LockError::TimedOut { .. })) => {
-            return Err(Error::Lock { host: registry.host().to_owned(), source });
+            return Err(Error::Lock {
+                host: registry.host().to_owned(),
+                source,
+            });
         }
         Some(Err(err)) => {
             ctx.warn_cache_unusable(&err);
@@ -70,10 +77,11 @@ fn obtain(ctx: &mut Context<'_>, registry: &Registry, tokens: &dyn TokenSource) 
                 expires_at: token.expires_at.unwrap_or(requested_at),
             };
             // An entry without a future expiry could never be served, so it is not written.
-            if let (Some(store), true) = (&store, entry.is_fresh_at(requested_at)) {
-                if let Err(err) = store.write(&key, &entry) {
-                    ctx.warn_cache_unusable(&err);
-                }
+            if let Some(store) = &store
+                && entry.is_fresh_at(requested_at)
+                && let Err(err) = store.write(&key, &entry)
+            {
+                ctx.warn_cache_unusable(&err);
             }
             Ok(entry)
         }
@@ -85,18 +93,28 @@ fn obtain(ctx: &mut Context<'_>, registry: &Registry, tokens: &dyn TokenSource) 
                         "{}: refreshing the token failed ({}); using the cached token, which expires in {} min",
                         registry.host(),
                         error_chain(&err),
-                        stale.expires_at.duration_since(now).unwrap_or_default().as_secs() / 60
+                        stale
+                            .expires_at
+                            .duration_since(now)
+                            .unwrap_or_default()
+                            .as_secs()
+                            / 60
                     ),
                 );
                 Ok(stale)
             }
-            None => Err(Error::Fetch { host: registry.host().to_owned(), source: err }),
+            None => Err(Error::Fetch {
+                host: registry.host().to_owned(),
+                source: err,
+            }),
         },
     }
 }
 
 fn read_fresh(store: Option<&Store>, key: &CacheKey, ctx: &Context<'_>) -> Option<Entry> {
-    store?.read(key).filter(|entry| entry.is_fresh_at(ctx.env.now()))
+    store?
+        .read(key)
+        .filter(|entry| entry.is_fresh_at(ctx.env.now()))
 }
 
 fn lock(store: &Store, key: &CacheKey, fetch_timeout: Duration) -> Result<KeyLock, LockError> {
@@ -128,11 +146,15 @@ mod tests {
         fn fetch(&self, _: &Registry, _: &CredentialSource) -> Result<Token, FetchError> {
             self.calls.set(self.calls.get() + 1);
             if self.fail {
-                return Err(FetchError::Throttled { region: "eu-west-1".into() });
+                return Err(FetchError::Throttled {
+                    region: "eu-west-1".into(),
+                });
             }
             let token = format!("AWS:password-{}", self.calls.get());
             Ok(Token {
-                authorization_token: Secret::new(base64::engine::general_purpose::STANDARD.encode(token)),
+                authorization_token: Secret::new(
+                    base64::engine::general_purpose::STANDARD.encode(token),
+                ),
                 proxy_endpoint: format!("https://{HOST}"),
                 expires_at: Some(start() + 12 * HOUR),
             })
@@ -154,10 +176,18 @@ mod tests {
         let result = {
             let mut ctx = Context {
                 env,
-                config: Config { cache_dir: cache, timeout: Duration::from_secs(5) },
+                config: Config {
+                    cache_dir: cache,
+                    timeout: Duration::from_secs(5),
+                },
                 stderr: &mut stderr,
             };
-            get(&mut ctx, &mut format!("https://{HOST}\n").as_bytes(), &mut stdout, tokens)
+            get(
+                &mut ctx,
+                &mut format!("https://{HOST}\n").as_bytes(),
+                &mut stdout,
+                tokens,
+            )
         };
         Run {
             stdout: String::from_utf8(stdout).unwrap(),
@@ -180,7 +210,10 @@ mod tests {
     }
 
     fn tokens(fail: bool) -> FakeTokens {
-        FakeTokens { calls: Cell::new(0), fail }
+        FakeTokens {
+            calls: Cell::new(0),
+            fail,
+        }
     }
 
     #[test]
@@ -193,7 +226,9 @@ mod tests {
         assert_eq!(first.stdout, second.stdout);
         assert_eq!(
             second.stdout,
-            format!("{{\"ServerURL\":\"https://{HOST}\",\"Username\":\"AWS\",\"Secret\":\"password-1\"}}\n")
+            format!(
+                "{{\"ServerURL\":\"https://{HOST}\",\"Username\":\"AWS\",\"Secret\":\"password-1\"}}\n"
+            )
         );
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -213,10 +248,18 @@ mod tests {
     fn a_failed_refresh_serves_the_valid_token_with_a_warning() {
         let dir = temp_dir("stale");
         run_get(&env_at(start()), Some(dir.clone()), &tokens(false));
-        let run = run_get(&env_at(start() + 7 * HOUR), Some(dir.clone()), &tokens(true));
+        let run = run_get(
+            &env_at(start() + 7 * HOUR),
+            Some(dir.clone()),
+            &tokens(true),
+        );
         assert!(run.result.is_ok());
         assert!(run.stdout.contains("password-1"));
-        assert!(run.stderr.contains("warning") && run.stderr.contains("throttled"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("warning") && run.stderr.contains("throttled"),
+            "{}",
+            run.stderr
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -224,7 +267,11 @@ mod tests {
     fn an_expired_token_is_never_served() {
         let dir = temp_dir("expired");
         run_get(&env_at(start()), Some(dir.clone()), &tokens(false));
-        let run = run_get(&env_at(start() + 13 * HOUR), Some(dir.clone()), &tokens(true));
+        let run = run_get(
+            &env_at(start() + 13 * HOUR),
+            Some(dir.clone()),
+            &tokens(true),
+        );
         assert!(matches!(run.result, Err(Error::Fetch { .. })));
         assert_eq!(run.stdout, "");
         std::fs::remove_dir_all(dir).unwrap();
@@ -235,7 +282,11 @@ mod tests {
         let dir = temp_dir("identity");
         let source = tokens(false);
         run_get(&env_at(start()), Some(dir.clone()), &source);
-        run_get(&env_at(start()).var(AWS_ACCESS_KEY_ID, "AKIDOTHER"), Some(dir.clone()), &source);
+        run_get(
+            &env_at(start()).var(AWS_ACCESS_KEY_ID, "AKIDOTHER"),
+            Some(dir.clone()),
+            &source,
+        );
         assert_eq!(source.calls.get(), 2);
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -263,7 +314,11 @@ mod tests {
     fn an_unusable_cache_dir_warns_once_and_still_answers() {
         let blocker = temp_dir("blocked");
         std::fs::write(&blocker, b"a file where the directory should be").unwrap();
-        let run = run_get(&env_at(start()), Some(blocker.join("cache")), &tokens(false));
+        let run = run_get(
+            &env_at(start()),
+            Some(blocker.join("cache")),
+            &tokens(false),
+        );
         assert!(run.result.is_ok());
         assert!(run.stdout.contains("password-1"));
         assert_eq!(run.stderr.matches("warning").count(), 1, "{}", run.stderr);

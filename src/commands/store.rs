@@ -10,6 +10,8 @@ pub fn store(input: &mut dyn Read) -> Result<(), Error> {
     let request = protocol::read_store_request(input)?;
     match Registry::parse(&request.server_url) {
         Ok(_) => Ok(()),
-        Err(not_ecr) => Err(Error::StoreNotEcr { host: not_ecr.input }),
+        Err(not_ecr) => Err(Error::StoreNotEcr {
+            host: not_ecr.input,
+        }),
     }
 }

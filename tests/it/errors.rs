@@ -1,1 +1,194 @@
-//! errors
+//! Each failure of an ECR host gives one line that names cause and remedy, on stdout and
+//! stderr, exit 1, never docker's not-found sentence, and never a secret.
+
+use crate::support::*;
+use serde_json::json;
+
+fn assert_one_line_failure(env: &TestEnv, run: &Run, must_contain: &[&str]) {
+    run.failure();
+    let stdout = run.stdout();
+    assert_eq!(stdout.lines().count(), 1, "{}", run.explain());
+    assert!(
+        !stdout.contains("credentials not found"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stderr().contains(stdout.trim_end()),
+        "stderr repeats the line{}",
+        run.explain()
+    );
+    for needle in must_contain {
+        assert!(
+            stdout.contains(needle),
+            "missing {needle:?}{}",
+            run.explain()
+        );
+    }
+    for secret in [SECRET_ACCESS_KEY, ACCESS_KEY_ID] {
+        assert!(
+            !stdout.contains(secret) && !run.stderr().contains(secret),
+            "{}",
+            run.explain()
+        );
+    }
+    assert!(env.vars().contains_key("HOME"));
+}
+
+#[test]
+fn no_credentials() {
+    let front = lab().front();
+    let mut env = TestEnv::new();
+    env.use_front(&front);
+    let run = env.get(HOST_A);
+    assert_one_line_failure(
+        &env,
+        &run,
+        &["no AWS credentials found", "aws configure", HOST_A],
+    );
+    assert!(front.calls().is_empty());
+}
+
+#[test]
+fn expired_sso_session() {
+    let front = lab().front();
+    let mut env = TestEnv::new();
+    env.use_front(&front);
+    env.set("AWS_PROFILE", "dev");
+    env.write_aws_config(
+        "[profile dev]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = Dev\nregion = us-east-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n",
+    );
+    // An SSO token cache entry that expired yesterday, as `aws sso login` leaves it.
+    let sso_cache = env.home().join(".aws/sso/cache");
+    std::fs::create_dir_all(&sso_cache).unwrap();
+    let name = {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(b"corp");
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    std::fs::write(
+        sso_cache.join(format!("{name}.json")),
+        json!({"accessToken": "old", "expiresAt": "2020-01-01T00:00:00Z", "region": "us-east-1", "startUrl": "https://corp.awsapps.com/start"}).to_string(),
+    )
+    .unwrap();
+    let run = env.get(HOST_A);
+    assert_one_line_failure(
+        &env,
+        &run,
+        &[
+            "SSO session of profile `dev` has expired",
+            "aws sso login --profile dev",
+        ],
+    );
+}
+
+#[test]
+fn access_denied_names_the_principal() {
+    let front = lab().front();
+    let env = TestEnv::with_front(&front);
+    front.fault(json!({"kind": "access_denied"}));
+    let run = env.get(HOST_A);
+    assert_one_line_failure(
+        &env,
+        &run,
+        &[
+            "access denied",
+            "arn:aws:iam::111111111111:user/ci-bot",
+            "ecr:GetAuthorizationToken",
+        ],
+    );
+}
+
+#[test]
+fn throttled_after_retries() {
+    let front = lab().front();
+    let env = TestEnv::with_front(&front);
+    front.fault(json!({"kind": "throttle"}));
+    let run = env.get(HOST_A);
+    assert_one_line_failure(&env, &run, &["throttled", "retry later"]);
+    assert!(
+        front.calls().len() > 1,
+        "the SDK retried: {:?}",
+        front.calls()
+    );
+}
+
+#[test]
+fn throttling_that_clears_is_retried_to_success() {
+    let front = lab().front();
+    let env = TestEnv::with_front(&front);
+    front.fault(json!({"kind": "throttle", "times": 1}));
+    assert_eq!(secret_of(&env.get(HOST_A)), password_for(ACCOUNT_A));
+    assert_eq!(front.calls().len(), 2);
+}
+
+#[test]
+fn expired_or_invalid_keys() {
+    let front = lab().front();
+    let env = TestEnv::with_front(&front);
+    for kind in ["expired_token", "invalid_credentials"] {
+        front.fault(json!({"kind": kind}));
+        let run = env.get(HOST_A);
+        assert_one_line_failure(
+            &env,
+            &run,
+            &["rejected by ECR", "AWS_ACCESS_KEY_ID from the environment"],
+        );
+    }
+}
+
+#[test]
+fn endpoint_unreachable() {
+    let mut env = TestEnv::with_front(&lab().front());
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("https://127.0.0.1:{port}");
+    env.set("AWS_ENDPOINT_URL_ECR", &endpoint);
+    let run = env.get(HOST_A);
+    assert_one_line_failure(
+        &env,
+        &run,
+        &["unreachable", &endpoint, "Connection refused"],
+    );
+}
+
+#[test]
+fn endpoint_too_slow_times_out() {
+    let front = lab().front();
+    let mut env = TestEnv::with_front(&front);
+    env.set("AWS_ECR_TIMEOUT", "1");
+    front.fault(json!({"kind": "hang"}));
+    let started = std::time::Instant::now();
+    let run = env.get(HOST_A);
+    assert_one_line_failure(&env, &run, &["did not answer within 1s", "AWS_ECR_TIMEOUT"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_line() {
+    let env = TestEnv::new();
+    for (input, expected) in [
+        (&b""[..], "no server URL"),
+        (b"\xff\xfe\n", "not UTF-8"),
+        (b"a\0b\n", "control character"),
+    ] {
+        let run = env.run(&["get"], input);
+        run.failure();
+        assert!(
+            run.stdout().contains(expected),
+            "{expected}{}",
+            run.explain()
+        );
+    }
+}

@@ -24,7 +24,10 @@ pub fn lab() -> &'static Lab {
 
 impl Lab {
     fn start() -> Lab {
-        let dir = tempfile::Builder::new().prefix("dce-lab-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("dce-lab-")
+            .tempdir()
+            .unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lab.py");
         let mut child = Command::new("python3")
             .arg(script)
@@ -45,7 +48,11 @@ impl Lab {
             )
         });
         Lab {
-            control: hello["control"].as_str().unwrap().trim_start_matches("http://").to_owned(),
+            control: hello["control"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("http://")
+                .to_owned(),
             ca: PathBuf::from(hello["ca"].as_str().unwrap()),
             _dir: dir,
             _stdin: Mutex::new(child.stdin.take().unwrap()),
@@ -120,7 +127,9 @@ pub struct Call {
 
 impl Front {
     pub fn calls(&self) -> Vec<Call> {
-        let answer = self.lab.request("GET", &format!("/fronts/{}/calls", self.id), None);
+        let answer = self
+            .lab
+            .request("GET", &format!("/fronts/{}/calls", self.id), None);
         answer
             .as_array()
             .unwrap()
@@ -132,7 +141,11 @@ impl Front {
                 host: call["host"].as_str().unwrap_or_default().to_owned(),
                 registry_ids: call["registry_ids"]
                     .as_array()
-                    .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_owned)).collect())
+                    .map(|ids| {
+                        ids.iter()
+                            .filter_map(|id| id.as_str().map(str::to_owned))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             })
             .collect()
@@ -140,16 +153,21 @@ impl Front {
 
     /// Calls to one service ("ecr", "ecr-public", "sts").
     pub fn calls_to(&self, service: &str) -> Vec<Call> {
-        self.calls().into_iter().filter(|c| c.service == service).collect()
+        self.calls()
+            .into_iter()
+            .filter(|c| c.service == service)
+            .collect()
     }
 
     /// Sets faults: {"kind", "times", "latency_ms", "expires_in", "service", "operation"}.
     pub fn fault(&self, spec: Value) {
-        self.lab.request("POST", &format!("/fronts/{}/faults", self.id), Some(&spec));
+        self.lab
+            .request("POST", &format!("/fronts/{}/faults", self.id), Some(&spec));
     }
 
     pub fn reset(&self) {
-        self.lab.request("POST", &format!("/fronts/{}/reset", self.id), None);
+        self.lab
+            .request("POST", &format!("/fronts/{}/reset", self.id), None);
     }
 }
 
@@ -157,7 +175,8 @@ impl Drop for Front {
     fn drop(&mut self) {
         // Frees the port; a lab that is already gone has nothing to free.
         let _ = std::panic::catch_unwind(|| {
-            self.lab.request("DELETE", &format!("/fronts/{}", self.id), None)
+            self.lab
+                .request("DELETE", &format!("/fronts/{}", self.id), None)
         });
     }
 }

@@ -5,7 +5,7 @@
 pub mod lab;
 pub mod namespace;
 
-pub use lab::{Call, Front, lab};
+pub use lab::{Front, lab};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -41,15 +41,33 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        let home = tempfile::Builder::new().prefix("dce-home-").tempdir().unwrap();
+        let home = tempfile::Builder::new()
+            .prefix("dce-home-")
+            .tempdir()
+            .unwrap();
         fs::create_dir_all(home.path().join(".aws")).unwrap();
-        let mut env = TestEnv { home, vars: BTreeMap::new() };
+        let mut env = TestEnv {
+            home,
+            vars: BTreeMap::new(),
+        };
         let home_path = env.home().to_owned();
         env.set("HOME", home_path.to_str().unwrap());
-        env.set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        env.set("AWS_ECR_CACHE_DIR", home_path.join("cache").to_str().unwrap());
-        env.set("AWS_CONFIG_FILE", home_path.join(".aws/config").to_str().unwrap());
-        env.set("AWS_SHARED_CREDENTIALS_FILE", home_path.join(".aws/credentials").to_str().unwrap());
+        env.set(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        );
+        env.set(
+            "AWS_ECR_CACHE_DIR",
+            home_path.join("cache").to_str().unwrap(),
+        );
+        env.set(
+            "AWS_CONFIG_FILE",
+            home_path.join(".aws/config").to_str().unwrap(),
+        );
+        env.set(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home_path.join(".aws/credentials").to_str().unwrap(),
+        );
         // No test may wait for, or reach, a real instance metadata service.
         env.set("AWS_EC2_METADATA_DISABLED", "true");
         env
@@ -65,7 +83,11 @@ impl TestEnv {
     }
 
     pub fn use_front(&mut self, front: &Front) {
-        for var in ["AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_ECR_PUBLIC", "AWS_ENDPOINT_URL_STS"] {
+        for var in [
+            "AWS_ENDPOINT_URL_ECR",
+            "AWS_ENDPOINT_URL_ECR_PUBLIC",
+            "AWS_ENDPOINT_URL_STS",
+        ] {
             self.set(var, &front.url);
         }
         self.set("AWS_CA_BUNDLE", lab().ca.to_str().unwrap());
@@ -73,11 +95,6 @@ impl TestEnv {
 
     pub fn set(&mut self, name: &str, value: &str) -> &mut Self {
         self.vars.insert(name.to_owned(), value.to_owned());
-        self
-    }
-
-    pub fn unset(&mut self, name: &str) -> &mut Self {
-        self.vars.remove(name);
         self
     }
 
@@ -103,7 +120,10 @@ impl TestEnv {
 
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(program);
-        command.env_clear().envs(&self.vars).current_dir(self.home());
+        command
+            .env_clear()
+            .envs(&self.vars)
+            .current_dir(self.home());
         command
     }
 
@@ -112,12 +132,21 @@ impl TestEnv {
         self.run_program(BIN, args, stdin)
     }
 
-    pub fn run_program(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str], stdin: &[u8]) -> Run {
+    pub fn run_program(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+        stdin: &[u8],
+    ) -> Run {
         let mut command = self.command(program);
         command.args(args);
         let described = format!("{command:?}");
         let output = feed(command, stdin);
-        Run { output, described, cache_dir: self.cache_dir() }
+        Run {
+            output,
+            described,
+            cache_dir: self.cache_dir(),
+        }
     }
 
     pub fn get(&self, server_url: &str) -> Run {
@@ -178,7 +207,11 @@ impl Run {
     }
 
     pub fn success(&self) -> &Self {
-        assert!(self.output.status.success(), "expected success{}", self.explain());
+        assert!(
+            self.output.status.success(),
+            "expected success{}",
+            self.explain()
+        );
         self
     }
 
