@@ -164,3 +164,16 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::ENV_VARS;
+
+    #[test]
+    fn readme_documents_every_variable() {
+        let readme = include_str!("../README.md");
+        for var in ENV_VARS {
+            assert!(readme.contains(&format!("`{var}`")), "README.md does not document {var}");
+        }
+    }
+}

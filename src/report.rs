@@ -78,10 +78,14 @@ fn render_fetch(err: &FetchError) -> String {
         FetchError::Throttled { .. } => {
             "retry later; a warm cache avoids these calls altogether".to_owned()
         }
-        FetchError::Unreachable { source, .. } => format!(
-            "{}; check the network, HTTPS_PROXY/NO_PROXY and AWS_ENDPOINT_URL_ECR",
-            root_cause(source.as_ref())
-        ),
+        FetchError::Unreachable { source, .. } => {
+            let cause = root_cause(source.as_ref());
+            if cause.contains("certificate") {
+                format!("{cause}; if a proxy intercepts TLS, point {AWS_CA_BUNDLE} at its CA")
+            } else {
+                format!("{cause}; check the network, HTTPS_PROXY/NO_PROXY and AWS_ENDPOINT_URL_ECR")
+            }
+        }
         FetchError::TimedOut { .. } => {
             format!("check the network or raise {AWS_ECR_TIMEOUT} (seconds)")
         }
