@@ -5,6 +5,7 @@ mod support;
 
 mod cache;
 mod clients;
+mod credentials;
 mod errors;
 mod hostnames;
 mod protocol;

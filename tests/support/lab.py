@@ -22,6 +22,9 @@ with it. Control API (JSON in and out, plain HTTP; see ROUTES):
     GET    /registries               every registry
     POST   /registries               {host, bind, port, password} -> {host, url, ...}
     DELETE /registries/HOST          stop it (its storage stays)
+    GET    /container-credentials    ECS-style credentials JSON (for
+                                     AWS_CONTAINER_CREDENTIALS_FULL_URI)
+    GET    /container-credentials/served   {served: how many were handed out}
 """
 
 import argparse
@@ -783,8 +786,36 @@ class Lab:
         os._exit(0)
 
 
+class ContainerCredentials:
+    """What the ECS/EKS credentials endpoint serves (AWS_CONTAINER_CREDENTIALS_FULL_URI
+    may point at loopback), counting requests so tests can see a cache hit skip it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.served = 0
+
+    def serve(self):
+        with self.lock:
+            self.served += 1
+        expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        return {
+            "AccessKeyId": "AKIACONTAINER0000000",
+            "SecretAccessKey": "container-secret-key",
+            "Token": "container-session-token",
+            "Expiration": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    def count(self):
+        with self.lock:
+            return {"served": self.served}
+
+
+CONTAINER_CREDENTIALS = ContainerCredentials()
+
 FID = r"(?P<fid>[^/]+)"
 ROUTES = [
+    ("GET", r"/container-credentials", lambda lab, body: CONTAINER_CREDENTIALS.serve()),
+    ("GET", r"/container-credentials/served", lambda lab, body: CONTAINER_CREDENTIALS.count()),
     ("GET", r"/health", lambda lab, body: b"ok"),
     ("GET", r"/fronts", lambda lab, body: lab.list_fronts()),
     ("POST", r"/fronts", lambda lab, body: lab.create_front(body)),

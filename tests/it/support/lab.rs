@@ -60,6 +60,10 @@ impl Lab {
         }
     }
 
+    pub fn control_url(&self) -> String {
+        format!("http://{}", self.control)
+    }
+
     pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         let body = body.map(Value::to_string).unwrap_or_default();
         let mut stream = TcpStream::connect(&self.control).unwrap();
