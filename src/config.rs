@@ -173,7 +173,10 @@ mod docs_tests {
     fn readme_documents_every_variable() {
         let readme = include_str!("../README.md");
         for var in ENV_VARS {
-            assert!(readme.contains(&format!("`{var}`")), "README.md does not document {var}");
+            assert!(
+                readme.contains(&format!("`{var}`")),
+                "README.md does not document {var}"
+            );
         }
     }
 }

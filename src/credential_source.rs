@@ -308,27 +308,21 @@ mod tests {
     use crate::env::FakeEnv;
     use std::fs;
 
-    struct Home(PathBuf);
+    struct Home(tempfile::TempDir);
 
     impl Home {
-        fn new(name: &str, config: &str, credentials: &str) -> Home {
-            let dir =
-                std::env::temp_dir().join(format!("dce-credsrc-{name}-{}", std::process::id()));
-            fs::create_dir_all(dir.join(".aws")).unwrap();
-            fs::write(dir.join(".aws/config"), config).unwrap();
-            fs::write(dir.join(".aws/credentials"), credentials).unwrap();
+        fn new(config: &str, credentials: &str) -> Home {
+            let dir = tempfile::tempdir().unwrap();
+            fs::create_dir_all(dir.path().join(".aws")).unwrap();
+            fs::write(dir.path().join(".aws/config"), config).unwrap();
+            fs::write(dir.path().join(".aws/credentials"), credentials).unwrap();
             Home(dir)
         }
+
         fn env(&self) -> FakeEnv {
             FakeEnv::new()
-                .home(&self.0)
+                .home(self.0.path())
                 .var(AWS_EC2_METADATA_DISABLED, "true")
-        }
-    }
-
-    impl Drop for Home {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
         }
     }
 
@@ -338,7 +332,7 @@ mod tests {
 
     #[test]
     fn environment_keys_come_first_and_are_hashed() {
-        let home = Home::new("env", CONFIG, CREDENTIALS);
+        let home = Home::new(CONFIG, CREDENTIALS);
         let source = CredentialSource::detect(&home.env().var(AWS_ACCESS_KEY_ID, "AKIDENV"));
         assert_eq!(source.kind, SourceKind::EnvironmentKeys);
         assert_eq!(source.fingerprint().len(), 64);
@@ -349,7 +343,7 @@ mod tests {
 
     #[test]
     fn assume_role_profile_covers_its_source_profile() {
-        let home = Home::new("role", CONFIG, CREDENTIALS);
+        let home = Home::new(CONFIG, CREDENTIALS);
         let source = CredentialSource::detect(&home.env().var(AWS_PROFILE, "deploy"));
         assert_eq!(
             source.kind,
@@ -358,7 +352,7 @@ mod tests {
                 style: ProfileStyle::AssumeRole
             }
         );
-        let rotated = Home::new("role2", CONFIG, &CREDENTIALS.replace("AKIDBASE", "AKIDNEW"));
+        let rotated = Home::new(CONFIG, &CREDENTIALS.replace("AKIDBASE", "AKIDNEW"));
         let after = CredentialSource::detect(&rotated.env().var(AWS_PROFILE, "deploy"));
         assert_ne!(
             source.fingerprint(),
@@ -369,11 +363,10 @@ mod tests {
 
     #[test]
     fn sso_profile_is_named_and_covers_its_session() {
-        let home = Home::new("sso", CONFIG, CREDENTIALS);
+        let home = Home::new(CONFIG, CREDENTIALS);
         let source = CredentialSource::detect(&home.env().var(AWS_PROFILE, "sso"));
         assert_eq!(source.sso_profile(), Some("sso"));
         let moved = Home::new(
-            "sso2",
             &CONFIG.replace("corp.awsapps", "other.awsapps"),
             CREDENTIALS,
         );
@@ -383,7 +376,7 @@ mod tests {
 
     #[test]
     fn a_profile_without_credentials_falls_through() {
-        let home = Home::new("fall", CONFIG, CREDENTIALS);
+        let home = Home::new(CONFIG, CREDENTIALS);
         assert_eq!(
             CredentialSource::detect(&home.env()).kind,
             SourceKind::Nothing
@@ -409,7 +402,7 @@ mod tests {
 
     #[test]
     fn fingerprint_is_stable_for_the_same_inputs() {
-        let home = Home::new("stable", CONFIG, CREDENTIALS);
+        let home = Home::new(CONFIG, CREDENTIALS);
         let env = home.env().var(AWS_PROFILE, "base");
         assert_eq!(
             CredentialSource::detect(&env).fingerprint(),

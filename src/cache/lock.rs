@@ -85,9 +85,8 @@ mod tests {
 
     #[test]
     fn a_second_holder_waits_then_times_out() {
-        let dir = std::env::temp_dir().join(format!("dce-lock-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("k.lock");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.lock");
         let first = KeyLock::acquire(&path, Duration::from_secs(1)).unwrap();
         let second = KeyLock::acquire(&path, Duration::from_millis(50));
         assert!(
@@ -96,6 +95,5 @@ mod tests {
         );
         drop(first);
         KeyLock::acquire(&path, Duration::from_millis(50)).expect("free after drop");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

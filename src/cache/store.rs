@@ -201,3 +201,98 @@ fn unix_nanos() -> u128 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential_source::CredentialSource;
+    use crate::env::FakeEnv;
+    use crate::registry::Registry;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    fn key(host: &str, key_id: &str) -> CacheKey {
+        let env = FakeEnv::new().var("AWS_ACCESS_KEY_ID", key_id);
+        CacheKey::new(
+            &Registry::parse(host).unwrap(),
+            &CredentialSource::detect(&env),
+        )
+    }
+
+    fn entry(host: &str) -> Entry {
+        Entry {
+            registry: host.to_owned(),
+            token: Secret::new("QVdTOnB3".into()),
+            proxy_endpoint: format!("https://{host}"),
+            requested_at: from_unix_seconds(1_800_000_000),
+            expires_at: from_unix_seconds(1_800_000_000) + Duration::from_secs(43_200),
+        }
+    }
+
+    const A: &str = "111111111111.dkr.ecr.us-east-1.amazonaws.com";
+    const B: &str = "222222222222.dkr.ecr.eu-west-1.amazonaws.com";
+
+    #[test]
+    fn round_trips_with_private_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c")).unwrap();
+        store.write(&key(A, "k1"), &entry(A)).unwrap();
+        assert_eq!(store.read(&key(A, "k1")), Some(entry(A)));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(store.dir()), 0o700);
+        for (path, _) in store.entries().unwrap() {
+            assert_eq!(mode(&path), 0o600);
+        }
+    }
+
+    #[test]
+    fn an_entry_for_another_key_is_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.write(&key(A, "k1"), &entry(A)).unwrap();
+        let planted = store.entry_path(&key(A, "k1"));
+        fs::rename(&planted, store.entry_path(&key(A, "k2"))).unwrap();
+        assert_eq!(store.read(&key(A, "k2")), None);
+    }
+
+    #[test]
+    fn an_unknown_version_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.write(&key(A, "k1"), &entry(A)).unwrap();
+        let path = store.entry_path(&key(A, "k1"));
+        let text = fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"version\":1", "\"version\":2");
+        fs::write(&path, text).unwrap();
+        assert_eq!(store.read(&key(A, "k1")), None);
+    }
+
+    #[test]
+    fn remove_registry_drops_every_identity_of_that_host_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.write(&key(A, "k1"), &entry(A)).unwrap();
+        store.write(&key(A, "k2"), &entry(A)).unwrap();
+        store.write(&key(B, "k1"), &entry(B)).unwrap();
+        assert_eq!(store.remove_registry(A).unwrap(), 2);
+        let left: Vec<_> = store
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e.registry)
+            .collect();
+        assert_eq!(left, vec![B.to_owned()]);
+    }
+
+    #[test]
+    fn leftover_temp_files_and_oversized_files_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        fs::write(dir.path().join(".x.1.2.tmp"), b"{}").unwrap();
+        let huge = store.entry_path(&key(A, "k1"));
+        fs::write(&huge, vec![b' '; MAX_ENTRY_BYTES as usize + 10]).unwrap();
+        assert_eq!(store.read(&key(A, "k1")), None);
+        assert!(store.entries().unwrap().is_empty());
+    }
+}

@@ -196,10 +196,9 @@ mod tests {
         }
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("dce-get-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    /// A cache dir that does not exist yet, inside a temp dir removed on drop.
+    fn cache_in(temp: &tempfile::TempDir) -> PathBuf {
+        temp.path().join("cache")
     }
 
     fn env_at(now: SystemTime) -> FakeEnv {
@@ -218,7 +217,8 @@ mod tests {
 
     #[test]
     fn a_second_get_is_served_from_the_cache() {
-        let dir = temp_dir("hit");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = cache_in(&temp);
         let source = tokens(false);
         let first = run_get(&env_at(start()), Some(dir.clone()), &source);
         let second = run_get(&env_at(start() + HOUR), Some(dir.clone()), &source);
@@ -230,23 +230,23 @@ mod tests {
                 "{{\"ServerURL\":\"https://{HOST}\",\"Username\":\"AWS\",\"Secret\":\"password-1\"}}\n"
             )
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn past_half_life_the_token_is_refreshed() {
-        let dir = temp_dir("half");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = cache_in(&temp);
         let source = tokens(false);
         run_get(&env_at(start()), Some(dir.clone()), &source);
         let later = run_get(&env_at(start() + 7 * HOUR), Some(dir.clone()), &source);
         assert_eq!(source.calls.get(), 2);
         assert!(later.stdout.contains("password-2"), "{}", later.stdout);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_failed_refresh_serves_the_valid_token_with_a_warning() {
-        let dir = temp_dir("stale");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = cache_in(&temp);
         run_get(&env_at(start()), Some(dir.clone()), &tokens(false));
         let run = run_get(
             &env_at(start() + 7 * HOUR),
@@ -260,12 +260,12 @@ mod tests {
             "{}",
             run.stderr
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn an_expired_token_is_never_served() {
-        let dir = temp_dir("expired");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = cache_in(&temp);
         run_get(&env_at(start()), Some(dir.clone()), &tokens(false));
         let run = run_get(
             &env_at(start() + 13 * HOUR),
@@ -274,12 +274,12 @@ mod tests {
         );
         assert!(matches!(run.result, Err(Error::Fetch { .. })));
         assert_eq!(run.stdout, "");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn another_identity_does_not_share_the_entry() {
-        let dir = temp_dir("identity");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = cache_in(&temp);
         let source = tokens(false);
         run_get(&env_at(start()), Some(dir.clone()), &source);
         run_get(
@@ -288,12 +288,12 @@ mod tests {
             &source,
         );
         assert_eq!(source.calls.get(), 2);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_corrupt_entry_is_a_miss_and_is_replaced() {
-        let dir = temp_dir("corrupt");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = cache_in(&temp);
         let source = tokens(false);
         run_get(&env_at(start()), Some(dir.clone()), &source);
         let entry = std::fs::read_dir(&dir)
@@ -307,12 +307,12 @@ mod tests {
         assert_eq!(source.calls.get(), 2);
         let replaced = std::fs::read_to_string(&entry).unwrap();
         assert!(replaced.starts_with("{\"version\":1,\"key\""), "{replaced}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn an_unusable_cache_dir_warns_once_and_still_answers() {
-        let blocker = temp_dir("blocked");
+        let temp = tempfile::tempdir().unwrap();
+        let blocker = temp.path().join("blocked");
         std::fs::write(&blocker, b"a file where the directory should be").unwrap();
         let run = run_get(
             &env_at(start()),
@@ -322,6 +322,5 @@ mod tests {
         assert!(run.result.is_ok());
         assert!(run.stdout.contains("password-1"));
         assert_eq!(run.stderr.matches("warning").count(), 1, "{}", run.stderr);
-        std::fs::remove_file(blocker).unwrap();
     }
 }

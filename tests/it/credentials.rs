@@ -20,7 +20,10 @@ fn credential_process_runs_once_then_the_cache_answers() {
     )
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    env.write_aws_config(&format!("[profile proc]\ncredential_process = {}\n", script.display()));
+    env.write_aws_config(&format!(
+        "[profile proc]\ncredential_process = {}\n",
+        script.display()
+    ));
     env.set("AWS_PROFILE", "proc");
 
     assert_eq!(secret_of(&env.get(HOST_A)), password_for(ACCOUNT_A));
@@ -42,10 +45,21 @@ fn web_identity_from_the_environment_assumes_the_role_once() {
 
     assert_eq!(secret_of(&env.get(HOST_A)), password_for(ACCOUNT_A));
     let calls = front.calls();
-    assert_eq!(calls.iter().filter(|c| c.operation == "AssumeRoleWithWebIdentity").count(), 1, "{calls:?}");
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.operation == "AssumeRoleWithWebIdentity")
+            .count(),
+        1,
+        "{calls:?}"
+    );
     assert_eq!(front.calls_to("ecr").len(), 1);
     env.get(HOST_A).success();
-    assert_eq!(front.calls().len(), calls.len(), "the hit calls neither STS nor ECR");
+    assert_eq!(
+        front.calls().len(),
+        calls.len(),
+        "the hit calls neither STS nor ECR"
+    );
 }
 
 #[test]
@@ -57,11 +71,19 @@ fn container_credentials_are_fetched_once_then_the_cache_answers() {
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         &format!("{}/container-credentials", lab().control_url()),
     );
-    let served = || lab().request("GET", "/container-credentials/served", None)["served"].as_u64().unwrap();
+    let served = || {
+        lab().request("GET", "/container-credentials/served", None)["served"]
+            .as_u64()
+            .unwrap()
+    };
     let before = served();
     assert_eq!(secret_of(&env.get(HOST_B)), password_for(ACCOUNT_B));
     assert_eq!(served(), before + 1);
     env.get(HOST_B).success();
-    assert_eq!(served(), before + 1, "the hit did not ask the container endpoint");
+    assert_eq!(
+        served(),
+        before + 1,
+        "the hit did not ask the container endpoint"
+    );
     assert_eq!(front.calls().len(), 1);
 }

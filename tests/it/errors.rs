@@ -197,11 +197,18 @@ fn bad_input_is_refused_with_a_clear_line() {
 fn https_proxy_is_used_and_no_proxy_bypasses_it() {
     let front = lab().front();
     let mut env = TestEnv::with_front(&front);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     env.set("HTTPS_PROXY", &format!("http://127.0.0.1:{port}"));
     let run = env.get(HOST_A);
     assert_one_line_failure(&env, &run, &["unreachable", "HTTPS_PROXY"]);
-    assert!(front.calls().is_empty(), "the call went to the (dead) proxy, not the front");
+    assert!(
+        front.calls().is_empty(),
+        "the call went to the (dead) proxy, not the front"
+    );
 
     env.set("NO_PROXY", "127.0.0.1");
     assert_eq!(secret_of(&env.get(HOST_A)), password_for(ACCOUNT_A));
@@ -213,10 +220,19 @@ fn the_ca_bundle_is_what_makes_the_endpoint_trusted() {
     let mut env = TestEnv::with_front(&front);
     env.set("AWS_CA_BUNDLE", "/nonexistent/ca.pem");
     let run = env.get(HOST_A);
-    assert_one_line_failure(&env, &run, &["cannot read the CA bundle /nonexistent/ca.pem", "AWS_CA_BUNDLE"]);
+    assert_one_line_failure(
+        &env,
+        &run,
+        &[
+            "cannot read the CA bundle /nonexistent/ca.pem",
+            "AWS_CA_BUNDLE",
+        ],
+    );
 
     let mut env = TestEnv::with_front(&front);
-    env.vars().get("AWS_CA_BUNDLE").expect("with_front trusts the lab CA");
+    env.vars()
+        .get("AWS_CA_BUNDLE")
+        .expect("with_front trusts the lab CA");
     env.set("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt");
     let run = env.get(HOST_A);
     assert_one_line_failure(&env, &run, &["unreachable", "certificate", "AWS_CA_BUNDLE"]);
