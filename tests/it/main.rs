@@ -6,6 +6,7 @@ mod support;
 mod cache;
 mod clients;
 mod credentials;
+mod endpoints;
 mod errors;
 mod hostnames;
 mod protocol;

@@ -39,6 +39,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import socketserver
@@ -782,6 +783,9 @@ class Lab:
                 proc.wait()
         log.info("lab exiting")
         logging.shutdown()
+        # The test process that made DIR is gone by now (its end of our stdin closed), so
+        # the lab is the last one that can remove it.
+        shutil.rmtree(self.dir, ignore_errors=True)
         # Skip interpreter teardown: daemon threads may be parked in "hang".
         os._exit(0)
 

@@ -4,6 +4,7 @@
 
 pub mod lab;
 pub mod namespace;
+pub mod oci;
 
 pub use lab::{Front, lab};
 
