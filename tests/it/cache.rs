@@ -13,6 +13,20 @@ fn cache_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+fn entry_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
+    cache_files(env)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect()
+}
+
+/// The single entry a test's one registry produced.
+fn the_entry(env: &TestEnv) -> std::path::PathBuf {
+    let mut entries = entry_files(env);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries.remove(0)
+}
+
 #[test]
 fn a_second_get_makes_no_api_call() {
     let front = lab().front();
@@ -98,11 +112,7 @@ fn a_token_that_arrives_expired_is_served_but_never_cached() {
     env.get(HOST_A).success();
     env.get(HOST_A).success();
     assert_eq!(front.calls_to("ecr").len(), 2);
-    assert!(
-        cache_files(&env)
-            .iter()
-            .all(|p| p.extension().is_none_or(|e| e != "json"))
-    );
+    assert!(entry_files(&env).is_empty());
 }
 
 #[test]
@@ -112,10 +122,7 @@ fn a_failed_refresh_serves_a_still_valid_token_with_a_warning() {
     // The first get wrote the entry just now; move its window so that now is past
     // half-life (requested 7 h ago, 12 h lifetime) but before expiry.
     env.get(HOST_A).success();
-    let entry = cache_files(&env)
-        .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .unwrap();
+    let entry = the_entry(&env);
     let mut value: serde_json::Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
     let now = value["requested_at"].as_u64().unwrap();
     value["requested_at"] = json!(now - 7 * 3600);
@@ -200,10 +207,7 @@ fn a_corrupt_entry_is_replaced_not_fatal() {
     let front = lab().front();
     let env = TestEnv::with_front(&front);
     env.get(HOST_A).success();
-    let entry = cache_files(&env)
-        .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .unwrap();
+    let entry = the_entry(&env);
     for garbage in [&b""[..], b"\0\0\0", b"{\"version\":1", b"[]"] {
         fs::write(&entry, garbage).unwrap();
         assert_eq!(secret_of(&env.get(HOST_A)), password_for(ACCOUNT_A));
