@@ -39,7 +39,6 @@ fn obtain(
 ) -> Result<Entry, Error> {
     let credentials = CredentialSource::detect(ctx.env);
     let key = CacheKey::new(registry, &credentials);
-    let now = ctx.env.now();
     let mut store = ctx.open_store();
     if let Some(hit) = read_fresh(store.as_ref(), &key, ctx) {
         return Ok(hit);
@@ -85,20 +84,19 @@ fn obtain(
             }
             Ok(entry)
         }
-        Err(err) => match cached.filter(|e| e.is_valid_at(now)) {
+        Err(err) => match cached.filter(|e| e.is_valid_at(ctx.env.now())) {
             Some(stale) => {
+                let left = stale
+                    .expires_at
+                    .duration_since(ctx.env.now())
+                    .unwrap_or_default();
                 report::warn(
                     ctx.stderr,
                     &format!(
                         "{}: refreshing the token failed ({}); using the cached token, which expires in {} min",
                         registry.host(),
                         error_chain(&err),
-                        stale
-                            .expires_at
-                            .duration_since(now)
-                            .unwrap_or_default()
-                            .as_secs()
-                            / 60
+                        left.as_secs() / 60
                     ),
                 );
                 Ok(stale)
