@@ -78,6 +78,40 @@ fn an_assume_role_profile_hits_the_cache_with_no_call_of_any_kind() {
 }
 
 #[test]
+fn an_sso_profile_hits_the_cache_with_no_call_of_any_kind() {
+    let front = lab().front();
+    let mut env = TestEnv::new();
+    env.use_front(&front);
+    env.set("AWS_ENDPOINT_URL_SSO", &front.url)
+        .set("AWS_PROFILE", "dev");
+    env.sso_profile(
+        "dev",
+        "corp",
+        "lab-sso-access-token",
+        "2099-01-01T00:00:00Z",
+    );
+    assert_eq!(secret_of(&env.get(HOST_A)), password_for(ACCOUNT_A));
+    let first = front.calls();
+    assert_eq!(
+        first.iter().filter(|c| c.service == "sso").count(),
+        1,
+        "{first:?}"
+    );
+    assert_eq!(
+        first.iter().filter(|c| c.service == "ecr").count(),
+        1,
+        "{first:?}"
+    );
+
+    assert_eq!(secret_of(&env.get(HOST_A)), password_for(ACCOUNT_A));
+    assert_eq!(
+        front.calls().len(),
+        first.len(),
+        "no SSO, no ECR on the second get"
+    );
+}
+
+#[test]
 fn cache_files_are_private_and_hold_no_aws_key() {
     let front = lab().front();
     let env = TestEnv::with_front(&front);

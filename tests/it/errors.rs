@@ -55,25 +55,13 @@ fn expired_sso_session() {
     let mut env = TestEnv::new();
     env.use_front(&front);
     env.set("AWS_PROFILE", "dev");
-    env.write_aws_config(
-        "[profile dev]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = Dev\nregion = us-east-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n",
+    // Logged in once, expired long ago: as `aws sso login` leaves it.
+    env.sso_profile(
+        "dev",
+        "corp",
+        "lab-sso-access-token",
+        "2020-01-01T00:00:00Z",
     );
-    // An SSO token cache entry that expired yesterday, as `aws sso login` leaves it.
-    let sso_cache = env.home().join(".aws/sso/cache");
-    std::fs::create_dir_all(&sso_cache).unwrap();
-    let name = {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(b"corp");
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    std::fs::write(
-        sso_cache.join(format!("{name}.json")),
-        json!({"accessToken": "old", "expiresAt": "2020-01-01T00:00:00Z", "region": "us-east-1", "startUrl": "https://corp.awsapps.com/start"}).to_string(),
-    )
-    .unwrap();
     let run = env.get(HOST_A);
     assert_one_line_failure(
         &env,

@@ -217,9 +217,11 @@ def identify(method, path, headers, body):
     elif "Action" in form:
         operation = form["Action"][0]
 
-    # Unsigned calls (AssumeRoleWithWebIdentity) still need a service name.
+    # Unsigned calls (AssumeRoleWithWebIdentity, the SSO portal) still need a name.
     if service is None:
-        if target.startswith("SpencerFrontendService"):
+        if urllib.parse.urlsplit(path).path == SSO_ROLE_CREDENTIALS_PATH:
+            service, operation = "sso", "GetRoleCredentials"
+        elif target.startswith("SpencerFrontendService"):
             service = "ecr-public"
         elif target.startswith("AmazonEC2ContainerRegistry"):
             service = "ecr"
@@ -405,6 +407,8 @@ class FrontHandler(BaseHTTPRequestHandler):
         expires_at = None if fault == "no_expires_at" else round(time.time() + expires_in, 3)
         if call["service"] == "ecr-public":
             return ecr_public(call, expires_at)
+        if call["service"] == "sso":
+            return sso_role_credentials(self.headers)
         status, headers, payload = self.forward(body)
         if (status == 200 and call["service"] == "ecr"
                 and call["operation"] == "GetAuthorizationToken"):
@@ -484,6 +488,21 @@ def rewrite_expiry(payload, expires_at):
         else:
             entry["expiresAt"] = expires_at
     return json.dumps(doc).encode()
+
+
+SSO_ROLE_CREDENTIALS_PATH = "/federation/credentials"
+
+
+def sso_role_credentials(headers):
+    """The SSO portal's GetRoleCredentials, which moto lacks: what an SSO profile turns
+    its cached access token into. The bearer token must be the one `aws sso login`
+    would have cached; the tests plant "lab-sso-access-token"."""
+    if headers.get("x-amz-sso_bearer_token") != "lab-sso-access-token":
+        return aws_error(401, "UnauthorizedException", "Session token not found or invalid")
+    expiration_ms = int((time.time() + 3600) * 1000)
+    creds = {"accessKeyId": "AKIASSOROLE000000000", "secretAccessKey": "sso-role-secret",
+             "sessionToken": "sso-session-token", "expiration": expiration_ms}
+    return 200, [("Content-Type", "application/json")], json.dumps({"roleCredentials": creds}).encode()
 
 
 def ecr_public(call, expires_at):

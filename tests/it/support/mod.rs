@@ -119,6 +119,33 @@ impl TestEnv {
         fs::write(&self.vars["AWS_SHARED_CREDENTIALS_FILE"], text).unwrap();
     }
 
+    /// An SSO profile `profile` using session `session`, and the access token that
+    /// `aws sso login` would have cached for it (the file is named by SHA-1 of the session
+    /// name, as the AWS CLI names it).
+    pub fn sso_profile(&self, profile: &str, session: &str, access_token: &str, expires_at: &str) {
+        self.write_aws_config(&format!(
+            "[profile {profile}]\nsso_session = {session}\nsso_account_id = 111111111111\nsso_role_name = Dev\nregion = us-east-1\n\n\
+             [sso-session {session}]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n"
+        ));
+        let sha1 = Command::new("sha1sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sha1sum (coreutils) is required");
+        let digest = feed_child(sha1, session.as_bytes());
+        let name = String::from_utf8(digest.stdout).unwrap();
+        let name = name.split_whitespace().next().unwrap();
+        let cache = self.home().join(".aws/sso/cache");
+        fs::create_dir_all(&cache).unwrap();
+        let token = serde_json::json!({
+            "accessToken": access_token,
+            "expiresAt": expires_at,
+            "region": "us-east-1",
+            "startUrl": "https://corp.awsapps.com/start",
+        });
+        fs::write(cache.join(format!("{name}.json")), token.to_string()).unwrap();
+    }
+
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(program);
         command
@@ -156,12 +183,16 @@ impl TestEnv {
 }
 
 pub fn feed(mut command: Command, stdin: &[u8]) -> Output {
-    let mut child = command
+    let child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
+    feed_child(child, stdin)
+}
+
+fn feed_child(mut child: std::process::Child, stdin: &[u8]) -> Output {
     let mut pipe = child.stdin.take().unwrap();
     // A child that exits before reading everything closes the pipe: not our failure.
     let _ = pipe.write_all(stdin);
