@@ -144,9 +144,13 @@ impl Store {
     }
 }
 
+const ENTRY_READ_CAPACITY: usize = 4096;
+
 fn read_bounded(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
-    let mut bytes = Vec::new();
+    // An entry is a few hundred bytes: room for it up front makes the hit one read (and
+    // the end-of-file read) instead of a read per doubling of the buffer.
+    let mut bytes = Vec::with_capacity(ENTRY_READ_CAPACITY);
     File::open(path)
         .ok()?
         .take(MAX_ENTRY_BYTES + 1)
