@@ -272,9 +272,19 @@ impl AwsTokenSource<'_> {
     {
         let endpoint = self.endpoint(registry);
         if let SdkError::ServiceError(context) = &err {
-            let code = context.err().code().unwrap_or("UnknownError").to_owned();
+            // No error code means the body was no AWS answer at all (JSON cut short, a
+            // proxy's HTML page): say so, rather than "UnknownError" with no message.
+            let Some(code) = context.err().code() else {
+                return FetchError::InvalidResponse {
+                    detail: format!(
+                        "HTTP {} with a body that is not an ECR response: {}",
+                        context.raw().status().as_u16(),
+                        error_chain(&err)
+                    ),
+                };
+            };
             let message = context.err().message().unwrap_or_default().to_owned();
-            return service_error(code, message, registry, source);
+            return service_error(code.to_owned(), message, registry, source);
         }
         if let SdkError::TimeoutError(_) = err {
             return FetchError::TimedOut {

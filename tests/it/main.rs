@@ -8,6 +8,7 @@ mod clients;
 mod credentials;
 mod endpoints;
 mod errors;
+mod faults;
 mod hostnames;
 mod protocol;
 mod stampede;
