@@ -88,7 +88,9 @@ impl Store {
             .map(|(_, e)| e)
     }
 
+    /// Called with the key's lock held (see `KeyLock`).
     pub fn write(&self, key: &CacheKey, entry: &Entry) -> Result<(), StoreError> {
+        self.remove_dead_writers_temp_files(key);
         let path = self.entry_path(key);
         let temp = self.dir.join(format!(
             ".{}.{}.{}.tmp",
@@ -107,6 +109,25 @@ impl Store {
         // loses the new entry but never leaves a torn one, so it is not an error.
         let _ = File::open(&self.dir).and_then(|dir| dir.sync_all());
         Ok(())
+    }
+
+    /// A writer killed between creating its temp file and renaming it leaves the file
+    /// behind. Writers of a key hold its lock, so every temp file of this key found now
+    /// is such a leftover: without this, a CI cache dir would collect them forever.
+    fn remove_dead_writers_temp_files(&self, key: &CacheKey) {
+        let prefix = format!(".{}.", key.stem());
+        let Ok(listing) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for dirent in listing.filter_map(Result::ok) {
+            let name = dirent.file_name();
+            if name
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"))
+            {
+                let _ = fs::remove_file(dirent.path());
+            }
+        }
     }
 
     /// Removes every entry fetched for `host`, whoever's credentials fetched it.
@@ -283,6 +304,21 @@ mod tests {
             .map(|(_, e)| e.registry)
             .collect();
         assert_eq!(left, vec![B.to_owned()]);
+    }
+
+    #[test]
+    fn a_write_removes_the_temp_files_its_key_left_behind_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (key(A, "k1"), key(B, "k1"));
+        let dead = dir.path().join(format!(".{}.4242.17.tmp", a.stem()));
+        let other = dir.path().join(format!(".{}.4242.17.tmp", b.stem()));
+        fs::write(&dead, b"{\"version\":1,").unwrap();
+        fs::write(&other, b"{").unwrap();
+        store.write(&a, &entry(A)).unwrap();
+        assert!(!dead.exists());
+        assert!(other.exists(), "another key's writer may still be at work");
+        assert_eq!(store.read(&a), Some(entry(A)));
     }
 
     #[test]

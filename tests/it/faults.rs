@@ -8,7 +8,6 @@
 use crate::errors::assert_one_line_failure;
 use crate::support::*;
 use serde_json::json;
-use std::fs;
 use std::time::Duration;
 
 /// Far above what any case below needs, far below "minutes": the sanity bound for cases
@@ -191,29 +190,12 @@ fn a_blackholed_instance_metadata_service_costs_seconds() {
     assert_within(&run, DEFAULT_TIMEOUT_BOUND);
 }
 
-/// Moves the single entry's window so that now is past half-life (requested 7 h ago,
-/// 12 h lifetime) but 5 h before expiry: the next get refreshes it.
-fn age_the_entry(env: &TestEnv) {
-    let entries: Vec<_> = fs::read_dir(env.cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    let mut value: serde_json::Value =
-        serde_json::from_slice(&fs::read(&entries[0]).unwrap()).unwrap();
-    let now = value["requested_at"].as_u64().unwrap();
-    value["requested_at"] = json!(now - 7 * 3600);
-    value["expires_at"] = json!(now + 5 * 3600);
-    fs::write(&entries[0], value.to_string()).unwrap();
-}
-
 fn stale_token_is_served(fault: &str, spec: serde_json::Value, timeout: &str) {
     let front = lab().front();
     let mut env = TestEnv::with_front(&front);
     env.set("AWS_ECR_TIMEOUT", timeout);
     env.get(HOST_A).success();
-    age_the_entry(&env);
+    age_entry(&crate::cache::the_entry(&env));
     front.fault(spec);
     let run = env.get(HOST_A);
     figure("fault", fault, &run);

@@ -4,6 +4,7 @@
 mod support;
 
 mod cache;
+mod cache_attack;
 mod clients;
 mod credentials;
 mod endpoints;

@@ -297,12 +297,41 @@ impl Run {
     }
 }
 
+/// A setting of the test run itself (not of the binary under test).
+#[allow(clippy::disallowed_methods)] // the harness's own knobs never reach the helper
+pub fn knob(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// `DCE_SOAK=N` multiplies the default sizes of the kill -9 loop and the load test.
+pub fn soak_factor() -> usize {
+    knob("DCE_SOAK").filter(|&n| n >= 1).unwrap_or(1) as usize
+}
+
 /// Checks that `run` did not panic and prints one row of a docs/reliability.md table
 /// (`cargo test -- --nocapture 2>&1 | grep '^figure'` reproduces them all).
 #[allow(clippy::print_stderr)] // the figures are this function's output
 pub fn figure(table: &str, case: &str, run: &Run) {
     run.no_panic();
     eprintln!("figure {table} | {case} | {}", run.figure());
+}
+
+/// Moves a cache entry's window so that now is past half-life (requested 7 h ago, 12 h
+/// lifetime) but 5 h before expiry: the next get refreshes it, and may fall back on it.
+/// Replaced by rename, as the helper writes, so a concurrent reader never sees half.
+pub fn age_entry(path: &Path) {
+    let mut value: serde_json::Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    // The binary's clock is this one: aging is relative to now, however often repeated.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    value["requested_at"] = serde_json::json!(now - 7 * 3600);
+    value["expires_at"] = serde_json::json!(now + 5 * 3600);
+    let temp = path.with_extension("aging");
+    fs::write(&temp, value.to_string()).unwrap();
+    fs::rename(&temp, path).unwrap();
 }
 
 /// The password a successful `get` printed.
