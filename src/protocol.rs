@@ -28,7 +28,7 @@ pub enum ProtocolError {
     NotUtf8,
     #[error("standard input has a control character in the server URL")]
     ControlCharacter,
-    #[error("`store` expects JSON with ServerURL, Username and Secret: {0}")]
+    #[error("`store` expects JSON with ServerURL, Username and Secret")]
     MalformedStore(#[source] serde_json::Error),
     #[error("cannot read standard input")]
     Read(#[source] io::Error),

@@ -175,24 +175,6 @@ fn endpoint_too_slow_times_out() {
 }
 
 #[test]
-fn bad_input_is_refused_with_a_clear_line() {
-    let env = TestEnv::new();
-    for (input, expected) in [
-        (&b""[..], "no server URL"),
-        (b"\xff\xfe\n", "not UTF-8"),
-        (b"a\0b\n", "control character"),
-    ] {
-        let run = env.run(&["get"], input);
-        run.failure();
-        assert!(
-            run.stdout().contains(expected),
-            "{expected}{}",
-            run.explain()
-        );
-    }
-}
-
-#[test]
 fn https_proxy_is_used_and_no_proxy_bypasses_it() {
     let front = lab().front();
     let mut env = TestEnv::with_front(&front);

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod bad_input;
 mod cache;
 mod cache_attack;
 mod clients;
@@ -11,5 +12,6 @@ mod endpoints;
 mod errors;
 mod faults;
 mod hostnames;
+mod load;
 mod protocol;
 mod stampede;
