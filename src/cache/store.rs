@@ -331,4 +331,61 @@ mod tests {
         assert_eq!(store.read(&key(A, "k1")), None);
         assert!(store.entries().unwrap().is_empty());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_entry() -> impl Strategy<Value = Entry> {
+            (
+                any::<String>(),
+                any::<String>(),
+                any::<String>(),
+                any::<u32>(),
+                any::<u32>(),
+            )
+                .prop_map(|(registry, token, proxy_endpoint, requested, lifetime)| {
+                    Entry {
+                        registry,
+                        token: Secret::new(token),
+                        proxy_endpoint,
+                        requested_at: from_unix_seconds(u64::from(requested)),
+                        expires_at: from_unix_seconds(u64::from(requested) + u64::from(lifetime)),
+                    }
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn entries_round_trip(entry in any_entry(), key_id in "[A-Z0-9]{1,20}") {
+                let key = key(A, &key_id);
+                let (stored_key, decoded) = decode(&encode(&key, &entry)).unwrap();
+                prop_assert_eq!(stored_key, key.full());
+                prop_assert_eq!(decoded, entry);
+            }
+
+            /// A write cut short anywhere (the torn file the rename exists to prevent)
+            /// never decodes, let alone as some other entry.
+            #[test]
+            fn no_strict_prefix_decodes(entry in any_entry(), cut in any::<prop::sample::Index>()) {
+                let bytes = encode(&key(A, "k"), &entry);
+                let cut = cut.index(bytes.len());
+                prop_assert!(decode(&bytes[..cut]).is_none());
+            }
+
+            #[test]
+            fn decoding_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+                let _ = decode(&bytes);
+            }
+
+            /// A flipped bit (a bad disk, a bad copy) is a miss or some entry, never a panic.
+            #[test]
+            fn a_flipped_byte_never_panics(entry in any_entry(), at in any::<prop::sample::Index>(), bit in 0..8u8) {
+                let mut bytes = encode(&key(A, "k"), &entry);
+                let at = at.index(bytes.len());
+                bytes[at] ^= 1 << bit;
+                let _ = decode(&bytes);
+            }
+        }
+    }
 }
