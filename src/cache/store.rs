@@ -209,8 +209,8 @@ fn decode(bytes: &[u8]) -> Option<(String, Entry)> {
         registry: file.registry,
         token: Secret::new(file.token),
         proxy_endpoint: file.proxy_endpoint,
-        requested_at: from_unix_seconds(file.requested_at),
-        expires_at: from_unix_seconds(file.expires_at),
+        requested_at: from_unix_seconds(file.requested_at)?,
+        expires_at: from_unix_seconds(file.expires_at)?,
     };
     Some((file.key, entry))
 }
@@ -245,8 +245,8 @@ mod tests {
             registry: host.to_owned(),
             token: Secret::new("QVdTOnB3".into()),
             proxy_endpoint: format!("https://{host}"),
-            requested_at: from_unix_seconds(1_800_000_000),
-            expires_at: from_unix_seconds(1_800_000_000) + Duration::from_secs(43_200),
+            requested_at: from_unix_seconds(1_800_000_000).unwrap(),
+            expires_at: from_unix_seconds(1_800_000_000).unwrap() + Duration::from_secs(43_200),
         }
     }
 
@@ -349,8 +349,9 @@ mod tests {
                         registry,
                         token: Secret::new(token),
                         proxy_endpoint,
-                        requested_at: from_unix_seconds(u64::from(requested)),
-                        expires_at: from_unix_seconds(u64::from(requested) + u64::from(lifetime)),
+                        requested_at: from_unix_seconds(u64::from(requested)).unwrap(),
+                        expires_at: from_unix_seconds(u64::from(requested) + u64::from(lifetime))
+                            .unwrap(),
                     }
                 })
         }
@@ -371,6 +372,20 @@ mod tests {
                 let bytes = encode(&key(A, "k"), &entry);
                 let cut = cut.index(bytes.len());
                 prop_assert!(decode(&bytes[..cut]).is_none());
+            }
+
+            /// Well-formed files with any numbers in them, up to times no clock can hold.
+            #[test]
+            fn any_times_decode_or_miss_without_panic(requested: u64, expires: u64, version: u32) {
+                let text = serde_json::json!({
+                    "version": version, "key": "k", "registry": "r", "token": "t",
+                    "proxy_endpoint": "p", "requested_at": requested, "expires_at": expires,
+                })
+                .to_string();
+                if let Some((_, entry)) = decode(text.as_bytes()) {
+                    let _ = entry.is_fresh_at(SystemTime::UNIX_EPOCH);
+                    let _ = entry.is_valid_at(SystemTime::UNIX_EPOCH);
+                }
             }
 
             #[test]

@@ -78,6 +78,13 @@ fn planted_garbage_is_replaced_and_other_entries_keep_their_tokens() {
             br#"{"version":1,"key":7,"registry":[],"token":null}"#.to_vec(),
         ),
         (
+            "entry with times past the end of the clock",
+            json!({"version": 1, "key": "k", "registry": HOST_A, "token": "QVdTOng=",
+                   "proxy_endpoint": "p", "requested_at": u64::MAX, "expires_at": u64::MAX})
+            .to_string()
+            .into_bytes(),
+        ),
+        (
             "entry of a future format version",
             String::from_utf8(whole.clone())
                 .unwrap()
