@@ -43,6 +43,8 @@ fuzz_target!(|data: &[u8]| {
     for (_, entry) in decoded {
         f.store.write(&f.key, &entry).unwrap();
         assert_eq!(f.store.read(&f.key), Some(entry));
-        let _ = f.store.remove_registry(&f.store.read(&f.key).unwrap().registry);
+        let _ = f
+            .store
+            .remove_registry(&f.store.read(&f.key).unwrap().registry);
     }
 });
