@@ -28,7 +28,7 @@ pub enum ProtocolError {
     NotUtf8,
     #[error("standard input has a control character in the server URL")]
     ControlCharacter,
-    #[error("`store` expects JSON with ServerURL, Username and Secret: {0}")]
+    #[error("`store` expects JSON with ServerURL, Username and Secret")]
     MalformedStore(#[source] serde_json::Error),
     #[error("cannot read standard input")]
     Read(#[source] io::Error),
@@ -184,5 +184,61 @@ mod tests {
             read_store_request(&mut &b"{nope"[..]),
             Err(ProtocolError::MalformedStore(_))
         ));
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn reading_never_panics(input in prop::collection::vec(any::<u8>(), 0..4096)) {
+                let _ = read_server_url(&mut &input[..]);
+                let _ = read_store_request(&mut &input[..]);
+            }
+
+            #[test]
+            fn a_url_line_reads_back_trimmed(
+                url in "[^\\p{Cc}\\s][^\\p{Cc}]{0,200}",
+                before in "[ \t]{0,3}",
+                after in "[ \t]{0,3}(\r?\n)?",
+            ) {
+                let input = format!("{before}{url}{after}");
+                prop_assert_eq!(read_server_url(&mut input.as_bytes()).unwrap(), url.trim());
+            }
+
+            /// Whatever the strings, the reply is one line of JSON that decodes to them,
+            /// with Go's escapes for the HTML-sensitive characters.
+            #[test]
+            fn credentials_round_trip_as_go_json(
+                server_url in any::<String>(),
+                username in any::<String>(),
+                secret in any::<String>(),
+            ) {
+                let mut out = Vec::new();
+                write_credentials(&mut out, &server_url, &username, &Secret::new(secret.clone()))
+                    .unwrap();
+                let text = String::from_utf8(out).unwrap();
+                prop_assert!(text.ends_with('\n'));
+                prop_assert_eq!(text.matches('\n').count(), 1);
+                let raw_html = text.contains(['<', '>', '&', '\u{2028}', '\u{2029}']);
+                prop_assert!(!raw_html, "{}", text);
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                prop_assert_eq!(value["ServerURL"].as_str(), Some(server_url.as_str()));
+                prop_assert_eq!(value["Username"].as_str(), Some(username.as_str()));
+                prop_assert_eq!(value["Secret"].as_str(), Some(secret.as_str()));
+            }
+
+            #[test]
+            fn store_requests_round_trip(server_url in any::<String>(), username in any::<String>()) {
+                let body = serde_json::json!({
+                    "ServerURL": server_url, "Username": username, "Secret": "x"
+                })
+                .to_string();
+                let request = read_store_request(&mut body.as_bytes()).unwrap();
+                prop_assert_eq!(request.server_url, server_url);
+                prop_assert_eq!(request.username, username);
+            }
+        }
     }
 }

@@ -262,4 +262,109 @@ mod tests {
             assert!(Registry::parse(input).is_err(), "{input:?} must not be ECR");
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// The reference's pattern (ecr-login/api/client.go), character for character
+        /// except `\d`, which is ASCII in Go and spelled out here, and the class
+        /// `[a-zA-Z0-9-_]`, whose `-` Go reads as a literal.
+        const REFERENCE: &str = r"^([0-9]{12})\.dkr[\.\-]ecr(\-fips)?\.([a-zA-Z0-9][a-zA-Z0-9_\-]*)\.(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$";
+
+        fn reference() -> regex_lite::Regex {
+            regex_lite::Regex::new(REFERENCE).unwrap()
+        }
+
+        /// Hostnames near the pattern: each part valid, almost valid, or wrong, so that
+        /// both sides of every branch get exercised (random strings almost never match).
+        fn near_ecr_host() -> impl Strategy<Value = String> {
+            // Weighted so that about one host in six matches.
+            let account = prop_oneof![
+                4 => "[0-9]{12}",
+                1 => "[0-9]{11,13}",
+                1 => "[0-9]{5}[a-f0-9]{7}",
+                1 => "[0-9٠-٩]{12}",
+            ];
+            let service = prop_oneof![
+                3 => Just(".dkr.ecr"),
+                3 => Just(".dkr-ecr"),
+                3 => Just(".dkr.ecr-fips"),
+                3 => Just(".dkr-ecr-fips"),
+                1 => Just(".dkr_ecr"),
+                1 => Just(".dkr.ecr-FIPS"),
+                1 => Just(".DKR.ECR"),
+                1 => Just(".dkr.ecrfips"),
+                1 => Just("dkr.ecr"),
+            ];
+            let region = prop_oneof![
+                3 => "[a-z]{2}-[a-z]{4,9}-[0-9]",
+                1 => "[a-zA-Z0-9_-]{0,12}",
+                1 => "[a-zA-Z0-9_.-]{0,12}",
+                1 => "[-_][a-z0-9]{1,5}",
+            ];
+            let suffix = prop_oneof![
+                3 => prop::sample::select(PARTITION_SUFFIXES.to_vec()).prop_map(str::to_owned),
+                1 => "(amazonaws\\.(com|co|cn|eu|com\\.cn\\.evil)|on\\.aws\\.?|evil\\.example|aws)",
+            ];
+            (account, service, region, suffix).prop_map(|(a, s, r, x)| format!("{a}{s}.{r}.{x}"))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+
+            #[test]
+            fn agrees_with_the_reference_pattern(host in near_ecr_host()) {
+                let reference = reference();
+                let ours = Registry::parse(&host);
+                prop_assert_eq!(ours.is_ok(), reference.is_match(&host), "{}", host);
+                if let (Ok(registry), Some(caps)) = (ours, reference.captures(&host)) {
+                    let Service::Private(private) = registry.service else {
+                        panic!("{host} is private");
+                    };
+                    prop_assert_eq!(&private.account, &caps[1]);
+                    prop_assert_eq!(private.fips, caps.get(2).is_some());
+                    prop_assert_eq!(&private.region, &caps[3]);
+                    prop_assert_eq!(private.dual_stack, host[12..].starts_with(".dkr-"));
+                }
+            }
+
+            #[test]
+            fn agrees_with_the_reference_pattern_on_any_hostname(host in "[a-zA-Z0-9._-]{0,80}") {
+                let expected = reference().is_match(&host) || PUBLIC_HOSTS.contains(&host.as_str());
+                prop_assert_eq!(Registry::parse(&host).is_ok(), expected, "{}", host);
+            }
+
+            #[test]
+            fn a_url_reduces_to_its_host(
+                account in "[0-9]{12}",
+                region in "[a-z]{2}-[a-z]{4,9}-[0-9]",
+                suffix in prop::sample::select(PARTITION_SUFFIXES.to_vec()),
+                dual_stack: bool,
+                fips: bool,
+                scheme in prop_oneof![Just(""), Just("https://")],
+                userinfo in prop_oneof![Just(String::new()), "[a-z]{1,8}(:[a-z0-9]{1,8})?@"],
+                port in prop_oneof![Just(String::new()), "[0-9]{1,5}".prop_map(|p| format!(":{p}"))],
+                rest in prop_oneof![Just(String::new()), "[/?#][ -~]{0,30}"],
+            ) {
+                let host = format!(
+                    "{account}.dkr{}ecr{}.{region}.{suffix}",
+                    if dual_stack { "-" } else { "." },
+                    if fips { "-fips" } else { "" }
+                );
+                let url = format!("{scheme}{userinfo}{host}{port}{rest}");
+                let registry = Registry::parse(&url).unwrap();
+                prop_assert_eq!(registry.host(), host.as_str());
+                prop_assert_eq!(
+                    registry.service,
+                    Service::Private(PrivateRegistry { account, region, fips, dual_stack })
+                );
+            }
+
+            #[test]
+            fn never_panics(input in any::<String>()) {
+                let _ = Registry::parse(&input);
+            }
+        }
+    }
 }

@@ -69,6 +69,9 @@ fn render_fetch(err: &FetchError) -> String {
         FetchError::CredentialsUnavailable { .. } => {
             "check that profile in ~/.aws/config and ~/.aws/credentials".to_owned()
         }
+        FetchError::ProfileSyntax { .. } => {
+            "fix that line: the AWS CLI and every SDK read the same file".to_owned()
+        }
         FetchError::CredentialsRejected { .. } => {
             "the keys are expired or wrong: refresh them (for a session, log in again)".to_owned()
         }

@@ -72,6 +72,8 @@ pub enum FetchError {
     TimedOut { endpoint: String, after: Duration },
     #[error("ECR answered {code}: {message}")]
     Service { code: String, message: String },
+    #[error("the AWS config files do not parse: {detail}")]
+    ProfileSyntax { detail: String },
     #[error("the AWS SDK configuration is invalid: {detail}")]
     Configuration { detail: String },
     #[error("ECR sent an answer we cannot use: {detail}")]
@@ -172,8 +174,36 @@ impl TokenSource for AwsTokenSource<'_> {
                 }
             }
         };
-        runtime.block_on(fetch)
+        runtime.block_on(fetch).map_err(|err| match err {
+            FetchError::NoCredentials { .. }
+            | FetchError::SsoSessionExpired { .. }
+            | FetchError::CredentialsUnavailable { .. } => {
+                runtime.block_on(profile_syntax_error()).unwrap_or(err)
+            }
+            other => other,
+        })
     }
+}
+
+/// The SDK reports a syntax error in the AWS config or credentials file as "could not
+/// parse profile file", without the file or the line; its own parser, run again on the
+/// same files, still has both. Only called once credentials have failed.
+async fn profile_syntax_error() -> Option<FetchError> {
+    // The SDK's handles on the process environment and files, because this must find
+    // exactly the files the SDK just read.
+    let loaded = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        // The default files: ~/.aws/config and ~/.aws/credentials, or the variables' paths.
+        &Default::default(),
+        None,
+    )
+    .await;
+    let err = loaded.err()?;
+    let parse = find_in_chain::<aws_config::profile::ProfileParseError>(&err)?;
+    Some(FetchError::ProfileSyntax {
+        detail: parse.to_string(),
+    })
 }
 
 fn token_from(
@@ -272,9 +302,19 @@ impl AwsTokenSource<'_> {
     {
         let endpoint = self.endpoint(registry);
         if let SdkError::ServiceError(context) = &err {
-            let code = context.err().code().unwrap_or("UnknownError").to_owned();
+            // No error code means the body was no AWS answer at all (JSON cut short, a
+            // proxy's HTML page): say so, rather than "UnknownError" with no message.
+            let Some(code) = context.err().code() else {
+                return FetchError::InvalidResponse {
+                    detail: format!(
+                        "HTTP {} with a body that is not an ECR response: {}",
+                        context.raw().status().as_u16(),
+                        error_chain(&err)
+                    ),
+                };
+            };
             let message = context.err().message().unwrap_or_default().to_owned();
-            return service_error(code, message, registry, source);
+            return service_error(code.to_owned(), message, registry, source);
         }
         if let SdkError::TimeoutError(_) = err {
             return FetchError::TimedOut {

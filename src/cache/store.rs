@@ -88,7 +88,9 @@ impl Store {
             .map(|(_, e)| e)
     }
 
+    /// Called with the key's lock held (see `KeyLock`).
     pub fn write(&self, key: &CacheKey, entry: &Entry) -> Result<(), StoreError> {
+        self.remove_dead_writers_temp_files(key);
         let path = self.entry_path(key);
         let temp = self.dir.join(format!(
             ".{}.{}.{}.tmp",
@@ -107,6 +109,25 @@ impl Store {
         // loses the new entry but never leaves a torn one, so it is not an error.
         let _ = File::open(&self.dir).and_then(|dir| dir.sync_all());
         Ok(())
+    }
+
+    /// A writer killed between creating its temp file and renaming it leaves the file
+    /// behind. Writers of a key hold its lock, so every temp file of this key found now
+    /// is such a leftover: without this, a CI cache dir would collect them forever.
+    fn remove_dead_writers_temp_files(&self, key: &CacheKey) {
+        let prefix = format!(".{}.", key.stem());
+        let Ok(listing) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for dirent in listing.filter_map(Result::ok) {
+            let name = dirent.file_name();
+            if name
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"))
+            {
+                let _ = fs::remove_file(dirent.path());
+            }
+        }
     }
 
     /// Removes every entry fetched for `host`, whoever's credentials fetched it.
@@ -192,8 +213,8 @@ fn decode(bytes: &[u8]) -> Option<(String, Entry)> {
         registry: file.registry,
         token: Secret::new(file.token),
         proxy_endpoint: file.proxy_endpoint,
-        requested_at: from_unix_seconds(file.requested_at),
-        expires_at: from_unix_seconds(file.expires_at),
+        requested_at: from_unix_seconds(file.requested_at)?,
+        expires_at: from_unix_seconds(file.expires_at)?,
     };
     Some((file.key, entry))
 }
@@ -228,8 +249,8 @@ mod tests {
             registry: host.to_owned(),
             token: Secret::new("QVdTOnB3".into()),
             proxy_endpoint: format!("https://{host}"),
-            requested_at: from_unix_seconds(1_800_000_000),
-            expires_at: from_unix_seconds(1_800_000_000) + Duration::from_secs(43_200),
+            requested_at: from_unix_seconds(1_800_000_000).unwrap(),
+            expires_at: from_unix_seconds(1_800_000_000).unwrap() + Duration::from_secs(43_200),
         }
     }
 
@@ -290,6 +311,21 @@ mod tests {
     }
 
     #[test]
+    fn a_write_removes_the_temp_files_its_key_left_behind_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (key(A, "k1"), key(B, "k1"));
+        let dead = dir.path().join(format!(".{}.4242.17.tmp", a.stem()));
+        let other = dir.path().join(format!(".{}.4242.17.tmp", b.stem()));
+        fs::write(&dead, b"{\"version\":1,").unwrap();
+        fs::write(&other, b"{").unwrap();
+        store.write(&a, &entry(A)).unwrap();
+        assert!(!dead.exists());
+        assert!(other.exists(), "another key's writer may still be at work");
+        assert_eq!(store.read(&a), Some(entry(A)));
+    }
+
+    #[test]
     fn leftover_temp_files_and_oversized_files_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -298,5 +334,77 @@ mod tests {
         fs::write(&huge, vec![b' '; MAX_ENTRY_BYTES as usize + 10]).unwrap();
         assert_eq!(store.read(&key(A, "k1")), None);
         assert!(store.entries().unwrap().is_empty());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_entry() -> impl Strategy<Value = Entry> {
+            (
+                any::<String>(),
+                any::<String>(),
+                any::<String>(),
+                any::<u32>(),
+                any::<u32>(),
+            )
+                .prop_map(|(registry, token, proxy_endpoint, requested, lifetime)| {
+                    Entry {
+                        registry,
+                        token: Secret::new(token),
+                        proxy_endpoint,
+                        requested_at: from_unix_seconds(u64::from(requested)).unwrap(),
+                        expires_at: from_unix_seconds(u64::from(requested) + u64::from(lifetime))
+                            .unwrap(),
+                    }
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn entries_round_trip(entry in any_entry(), key_id in "[A-Z0-9]{1,20}") {
+                let key = key(A, &key_id);
+                let (stored_key, decoded) = decode(&encode(&key, &entry)).unwrap();
+                prop_assert_eq!(stored_key, key.full());
+                prop_assert_eq!(decoded, entry);
+            }
+
+            /// A write cut short anywhere (the torn file the rename exists to prevent)
+            /// never decodes, let alone as some other entry.
+            #[test]
+            fn no_strict_prefix_decodes(entry in any_entry(), cut in any::<prop::sample::Index>()) {
+                let bytes = encode(&key(A, "k"), &entry);
+                let cut = cut.index(bytes.len());
+                prop_assert!(decode(&bytes[..cut]).is_none());
+            }
+
+            /// Well-formed files with any numbers in them, up to times no clock can hold.
+            #[test]
+            fn any_times_decode_or_miss_without_panic(requested: u64, expires: u64, version: u32) {
+                let text = serde_json::json!({
+                    "version": version, "key": "k", "registry": "r", "token": "t",
+                    "proxy_endpoint": "p", "requested_at": requested, "expires_at": expires,
+                })
+                .to_string();
+                if let Some((_, entry)) = decode(text.as_bytes()) {
+                    let _ = entry.is_fresh_at(SystemTime::UNIX_EPOCH);
+                    let _ = entry.is_valid_at(SystemTime::UNIX_EPOCH);
+                }
+            }
+
+            #[test]
+            fn decoding_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+                let _ = decode(&bytes);
+            }
+
+            /// A flipped bit (a bad disk, a bad copy) is a miss or some entry, never a panic.
+            #[test]
+            fn a_flipped_byte_never_panics(entry in any_entry(), at in any::<prop::sample::Index>(), bit in 0..8u8) {
+                let mut bytes = encode(&key(A, "k"), &entry);
+                let at = at.index(bytes.len());
+                bytes[at] ^= 1 << bit;
+                let _ = decode(&bytes);
+            }
+        }
     }
 }

@@ -47,7 +47,8 @@ fn obtain(
     let _lock = match store.as_ref().map(|s| lock(s, &key, ctx.config.timeout)) {
         Some(Ok(lock)) => Some(lock),
         Some(Err(source @ LockError::TimedOut { .. })) => {
-            return Err(Error::Lock {
+            let cached = store.as_ref().and_then(|s| s.read(&key));
+            return still_valid(ctx, registry, cached, &source).ok_or_else(|| Error::Lock {
                 host: registry.host().to_owned(),
                 source,
             });
@@ -84,29 +85,36 @@ fn obtain(
             }
             Ok(entry)
         }
-        Err(err) => match cached.filter(|e| e.is_valid_at(ctx.env.now())) {
-            Some(stale) => {
-                let left = stale
-                    .expires_at
-                    .duration_since(ctx.env.now())
-                    .unwrap_or_default();
-                report::warn(
-                    ctx.stderr,
-                    &format!(
-                        "{}: refreshing the token failed ({}); using the cached token, which expires in {} min",
-                        registry.host(),
-                        error_chain(&err),
-                        left.as_secs() / 60
-                    ),
-                );
-                Ok(stale)
-            }
-            None => Err(Error::Fetch {
-                host: registry.host().to_owned(),
-                source: err,
-            }),
-        },
+        Err(err) => still_valid(ctx, registry, cached, &err).ok_or_else(|| Error::Fetch {
+            host: registry.host().to_owned(),
+            source: err,
+        }),
     }
+}
+
+/// A refresh that failed (or never got its turn at the lock) still leaves a token the
+/// registry accepts until it expires: serve it with a warning rather than fail the pull.
+fn still_valid(
+    ctx: &mut Context<'_>,
+    registry: &Registry,
+    cached: Option<Entry>,
+    cause: &(dyn std::error::Error + 'static),
+) -> Option<Entry> {
+    let stale = cached.filter(|e| e.is_valid_at(ctx.env.now()))?;
+    let left = stale
+        .expires_at
+        .duration_since(ctx.env.now())
+        .unwrap_or_default();
+    report::warn(
+        ctx.stderr,
+        &format!(
+            "{}: refreshing the token failed ({}); using the cached token, which expires in {} min",
+            registry.host(),
+            error_chain(cause),
+            left.as_secs() / 60
+        ),
+    );
+    Some(stale)
 }
 
 fn read_fresh(store: Option<&Store>, key: &CacheKey, ctx: &Context<'_>) -> Option<Entry> {

@@ -13,7 +13,7 @@ fn cache_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-fn entry_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
+pub fn entry_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
     cache_files(env)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
@@ -21,7 +21,7 @@ fn entry_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
 }
 
 /// The single entry a test's one registry produced.
-fn the_entry(env: &TestEnv) -> std::path::PathBuf {
+pub fn the_entry(env: &TestEnv) -> std::path::PathBuf {
     let mut entries = entry_files(env);
     assert_eq!(entries.len(), 1, "{entries:?}");
     entries.remove(0)
@@ -197,6 +197,7 @@ fn an_unusable_cache_dir_degrades_with_one_warning() {
     fs::write(&blocker, b"x").unwrap();
     env.set("AWS_ECR_CACHE_DIR", blocker.join("cache").to_str().unwrap());
     let run = env.get(HOST_A);
+    figure("cache", "cache dir path runs through a file", &run);
     assert_eq!(secret_of(&run), password_for(ACCOUNT_A));
     assert_eq!(
         run.stderr().matches("warning").count(),
@@ -222,6 +223,7 @@ fn a_read_only_cache_dir_degrades_with_one_warning() {
         &["-m", "--propagation", "private", "sh", "-c", &script, BIN],
         format!("{HOST_A}\n").as_bytes(),
     );
+    figure("cache", "read-only cache dir", &run);
     assert_eq!(secret_of(&run), password_for(ACCOUNT_A));
     assert_eq!(
         run.stderr().matches("warning").count(),

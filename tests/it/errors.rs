@@ -4,7 +4,7 @@
 use crate::support::*;
 use serde_json::json;
 
-fn assert_one_line_failure(env: &TestEnv, run: &Run, must_contain: &[&str]) {
+pub fn assert_one_line_failure(env: &TestEnv, run: &Run, must_contain: &[&str]) {
     run.failure();
     let stdout = run.stdout();
     assert_eq!(stdout.lines().count(), 1, "{}", run.explain());
@@ -41,6 +41,7 @@ fn no_credentials() {
     let mut env = TestEnv::new();
     env.use_front(&front);
     let run = env.get(HOST_A);
+    figure("fault", "no credentials at all", &run);
     assert_one_line_failure(
         &env,
         &run,
@@ -79,6 +80,7 @@ fn access_denied_names_the_principal() {
     let env = TestEnv::with_front(&front);
     front.fault(json!({"kind": "access_denied"}));
     let run = env.get(HOST_A);
+    figure("fault", "AccessDeniedException", &run);
     assert_one_line_failure(
         &env,
         &run,
@@ -96,6 +98,7 @@ fn throttled_after_retries() {
     let env = TestEnv::with_front(&front);
     front.fault(json!({"kind": "throttle"}));
     let run = env.get(HOST_A);
+    figure("fault", "ThrottlingException on every call", &run);
     assert_one_line_failure(&env, &run, &["throttled", "retry later"]);
     assert!(
         front.calls().len() > 1,
@@ -109,7 +112,9 @@ fn throttling_that_clears_is_retried_to_success() {
     let front = lab().front();
     let env = TestEnv::with_front(&front);
     front.fault(json!({"kind": "throttle", "times": 1}));
-    assert_eq!(secret_of(&env.get(HOST_A)), password_for(ACCOUNT_A));
+    let run = env.get(HOST_A);
+    figure("fault", "ThrottlingException once, then OK", &run);
+    assert_eq!(secret_of(&run), password_for(ACCOUNT_A));
     assert_eq!(front.calls().len(), 2);
 }
 
@@ -117,9 +122,13 @@ fn throttling_that_clears_is_retried_to_success() {
 fn expired_or_invalid_keys() {
     let front = lab().front();
     let env = TestEnv::with_front(&front);
-    for kind in ["expired_token", "invalid_credentials"] {
+    for (kind, code) in [
+        ("expired_token", "ExpiredTokenException"),
+        ("invalid_credentials", "UnrecognizedClientException"),
+    ] {
         front.fault(json!({"kind": kind}));
         let run = env.get(HOST_A);
+        figure("fault", code, &run);
         assert_one_line_failure(
             &env,
             &run,
@@ -140,6 +149,7 @@ fn endpoint_unreachable() {
     let endpoint = format!("https://127.0.0.1:{port}");
     env.set("AWS_ENDPOINT_URL_ECR", &endpoint);
     let run = env.get(HOST_A);
+    figure("fault", "connection refused", &run);
     assert_one_line_failure(
         &env,
         &run,
@@ -155,30 +165,13 @@ fn endpoint_too_slow_times_out() {
     front.fault(json!({"kind": "hang"}));
     let started = std::time::Instant::now();
     let run = env.get(HOST_A);
+    figure("fault", "API never answers, AWS_ECR_TIMEOUT=1", &run);
     assert_one_line_failure(&env, &run, &["did not answer within 1s", "AWS_ECR_TIMEOUT"]);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
         "bounded: {:?}",
         started.elapsed()
     );
-}
-
-#[test]
-fn bad_input_is_refused_with_a_clear_line() {
-    let env = TestEnv::new();
-    for (input, expected) in [
-        (&b""[..], "no server URL"),
-        (b"\xff\xfe\n", "not UTF-8"),
-        (b"a\0b\n", "control character"),
-    ] {
-        let run = env.run(&["get"], input);
-        run.failure();
-        assert!(
-            run.stdout().contains(expected),
-            "{expected}{}",
-            run.explain()
-        );
-    }
 }
 
 #[test]

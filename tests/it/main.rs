@@ -3,11 +3,15 @@
 
 mod support;
 
+mod bad_input;
 mod cache;
+mod cache_attack;
 mod clients;
 mod credentials;
 mod endpoints;
 mod errors;
+mod faults;
 mod hostnames;
+mod load;
 mod protocol;
 mod stampede;

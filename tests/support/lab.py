@@ -25,6 +25,12 @@ with it. Control API (JSON in and out, plain HTTP; see ROUTES):
     GET    /container-credentials    ECS-style credentials JSON (for
                                      AWS_CONTAINER_CREDENTIALS_FULL_URI)
     GET    /container-credentials/served   {served: how many were handed out}
+
+Fault kinds: the AWS errors in FAULT_ERRORS (throttle, http500, http503,
+access_denied, expired_token, invalid_credentials); malformed_json (a 200
+whose JSON stops mid-document); not_json (a 200 HTML page); partial_body (the
+real answer's Content-Length, half its bytes, then the connection is cut);
+no_expires_at; hang (read the request, never answer); close (hang up unanswered).
 """
 
 import argparse
@@ -88,9 +94,12 @@ FAULT_ERRORS = {
         400, "UnrecognizedClientException",
         "The security token included in the request is invalid."),
 }
-FAULT_KINDS = {"none", "malformed_json", "no_expires_at", "hang", "close",
-               *FAULT_ERRORS}
+FAULT_KINDS = {"none", "malformed_json", "not_json", "partial_body", "no_expires_at",
+               "hang", "close", *FAULT_ERRORS}
+# A whole answer that stops mid-document.
 MALFORMED_JSON = b'{"authorizationData": [{"authorizationToken": '
+# What a captive portal or a misrouted proxy answers with a 200.
+NOT_JSON = b"<html><body>Please log in to the guest network</body></html>"
 
 log = logging.getLogger("lab")
 
@@ -395,7 +404,11 @@ class FrontHandler(BaseHTTPRequestHandler):
             time.sleep(latency)
         if fault == "close":
             return self.drop()
-        self.reply(*self.answer(call, query_protocol, body, fault, expires_in))
+        status, headers, payload = self.answer(call, query_protocol, body, fault, expires_in)
+        if fault == "partial_body":
+            # Announce the whole answer, send half of it, hang up: a connection cut mid-body.
+            return self.reply(status, headers, payload, cut_at=len(payload) // 2)
+        self.reply(status, headers, payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_any
 
@@ -404,6 +417,8 @@ class FrontHandler(BaseHTTPRequestHandler):
             return aws_error(*FAULT_ERRORS[fault], query_protocol)
         if fault == "malformed_json":
             return 200, [("Content-Type", JSON_11)], MALFORMED_JSON
+        if fault == "not_json":
+            return 200, [("Content-Type", "text/html")], NOT_JSON
         expires_at = None if fault == "no_expires_at" else round(time.time() + expires_in, 3)
         if call["service"] == "ecr-public":
             return ecr_public(call, expires_at)
@@ -441,14 +456,17 @@ class FrontHandler(BaseHTTPRequestHandler):
                    if k.lower() not in HOP_BY_HOP | {"server", "date"}]
         return resp.status, headers, payload
 
-    def reply(self, status, headers, payload):
+    def reply(self, status, headers, payload, cut_at=None):
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(payload)
+            self.wfile.write(payload[:cut_at])
+        if cut_at is not None:
+            self.wfile.flush()
+            self.drop()
 
     def drop(self):
         self.close_connection = True

@@ -13,6 +13,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr");
@@ -99,6 +100,11 @@ impl TestEnv {
         self
     }
 
+    pub fn unset(&mut self, name: &str) -> &mut Self {
+        self.vars.remove(name);
+        self
+    }
+
     pub fn vars(&self) -> &BTreeMap<String, String> {
         &self.vars
     }
@@ -169,9 +175,11 @@ impl TestEnv {
         let mut command = self.command(program);
         command.args(args);
         let described = format!("{command:?}");
+        let started = Instant::now();
         let output = feed(command, stdin);
         Run {
             output,
+            elapsed: started.elapsed(),
             described,
             cache_dir: self.cache_dir(),
         }
@@ -203,6 +211,8 @@ fn feed_child(mut child: std::process::Child, stdin: &[u8]) -> Output {
 /// A finished process, with everything needed to explain a failed assertion.
 pub struct Run {
     pub output: Output,
+    /// Wall time from spawn to exit, stdin included.
+    pub elapsed: Duration,
     described: String,
     cache_dir: PathBuf,
 }
@@ -218,6 +228,33 @@ impl Run {
 
     pub fn code(&self) -> Option<i32> {
         self.output.status.code()
+    }
+
+    /// Whatever the outcome, it was not a panic (nor any other death by signal).
+    pub fn no_panic(&self) -> &Self {
+        assert!(
+            !self.stderr().contains("panicked") && self.code().is_some(),
+            "panicked or killed{}",
+            self.explain()
+        );
+        self
+    }
+
+    /// The figure a doc table needs: what came out, the exit code, the time taken.
+    pub fn figure(&self) -> String {
+        let outcome = if self.output.status.success() {
+            "token".to_owned()
+        } else {
+            self.stdout()
+                .lines()
+                .next()
+                .unwrap_or("(no stdout)")
+                .to_owned()
+        };
+        let code = self
+            .code()
+            .map_or_else(|| "signal".to_owned(), |c| c.to_string());
+        format!("{outcome} | exit {code} | {} ms", self.elapsed.as_millis())
     }
 
     pub fn explain(&self) -> String {
@@ -258,6 +295,43 @@ impl Run {
         serde_json::from_slice(&self.output.stdout)
             .unwrap_or_else(|err| panic!("stdout is not JSON ({err}){}", self.explain()))
     }
+}
+
+/// A setting of the test run itself (not of the binary under test).
+#[allow(clippy::disallowed_methods)] // the harness's own knobs never reach the helper
+pub fn knob(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// `DCE_SOAK=N` multiplies the default sizes of the kill -9 loop and the load test.
+pub fn soak_factor() -> usize {
+    knob("DCE_SOAK").filter(|&n| n >= 1).unwrap_or(1) as usize
+}
+
+/// Checks that `run` did not panic and prints one row of a docs/reliability.md table
+/// (`cargo test -- --nocapture 2>&1 | grep '^figure'` reproduces them all).
+#[allow(clippy::print_stderr)] // the figures are this function's output
+pub fn figure(table: &str, case: &str, run: &Run) {
+    run.no_panic();
+    eprintln!("figure {table} | {case} | {}", run.figure());
+}
+
+/// Moves a cache entry's window so that now is past half-life (requested 7 h ago, 12 h
+/// lifetime) but 5 h before expiry: the next get refreshes it, and may fall back on it.
+/// Replaced by rename, as the helper writes, so a concurrent reader never sees half.
+pub fn age_entry(path: &Path) {
+    let mut value: serde_json::Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    // The binary's clock is this one: aging is relative to now, however often repeated.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    value["requested_at"] = serde_json::json!(now - 7 * 3600);
+    value["expires_at"] = serde_json::json!(now + 5 * 3600);
+    let temp = path.with_extension("aging");
+    fs::write(&temp, value.to_string()).unwrap();
+    fs::rename(&temp, path).unwrap();
 }
 
 /// The password a successful `get` printed.
