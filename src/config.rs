@@ -12,6 +12,9 @@ pub const AWS_ECR_CACHE_DIR: &str = "AWS_ECR_CACHE_DIR";
 pub const AWS_ECR_DISABLE_CACHE: &str = "AWS_ECR_DISABLE_CACHE";
 /// Seconds one token fetch may take in all, retries included (default 30).
 pub const AWS_ECR_TIMEOUT: &str = "AWS_ECR_TIMEOUT";
+/// The settings file (per-registry profiles and roles, host aliases); default:
+/// `config.toml` in the platform config dir (`~/.config/docker-credential-ecr/config.toml`).
+pub const AWS_ECR_CONFIG: &str = "AWS_ECR_CONFIG";
 /// Accepted for compatibility with docker-credential-ecr-login; `store` never persists anyway.
 pub const AWS_ECR_IGNORE_CREDS_STORAGE: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
 
@@ -37,8 +40,9 @@ pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
 pub const NO_PROXY: &str = "NO_PROXY";
 
 /// Every variable we read or pass on to the AWS SDK, for the docs test.
-pub const ENV_VARS: [&str; 23] = [
+pub const ENV_VARS: [&str; 24] = [
     AWS_ECR_CACHE_DIR,
+    AWS_ECR_CONFIG,
     AWS_ECR_DISABLE_CACHE,
     AWS_ECR_TIMEOUT,
     AWS_ECR_IGNORE_CREDS_STORAGE,

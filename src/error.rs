@@ -4,6 +4,7 @@
 use crate::cache::{LockError, MalformedToken};
 use crate::protocol::ProtocolError;
 use crate::registry::NotEcr;
+use crate::settings::SettingsError;
 use crate::token_source::FetchError;
 use std::io;
 use thiserror::Error;
@@ -15,6 +16,8 @@ pub enum Error {
     NotEcr(#[from] NotEcr),
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("cannot get an ECR token for {host}")]
     Fetch {
         host: String,

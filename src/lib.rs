@@ -23,4 +23,5 @@ pub mod protocol;
 pub mod registry;
 pub mod report;
 pub mod secret;
+pub mod settings;
 pub mod token_source;

@@ -13,8 +13,12 @@ use crate::env::Env;
 use crate::registry::{Registry, Service};
 use crate::secret::Secret;
 use aws_config::BehaviorVersion;
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector, proxy::ProxyConfig};
@@ -100,25 +104,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl TokenSource for AwsTokenSource<'_> {
     fn fetch(&self, registry: &Registry, source: &CredentialSource) -> Result<Token, FetchError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(FetchError::Runtime)?;
-        let http_client = self.http_client()?;
-        let fetch = async {
-            let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-                .region(aws_config::Region::new(registry.api_region().to_owned()))
-                .http_client(http_client)
-                .retry_config(RetryConfig::standard())
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .connect_timeout(CONNECT_TIMEOUT.min(self.config.timeout))
-                        .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(self.config.timeout))
-                        .operation_timeout(self.config.timeout)
-                        .build(),
-                )
-                .load()
-                .await;
+        self.block_on(async {
+            let sdk_config = self.sdk_config(registry.api_region(), source).await?;
             match &registry.service {
                 Service::Private(private) => {
                     // An endpoint override names the exact endpoint; the SDK refuses to
@@ -171,8 +158,81 @@ impl TokenSource for AwsTokenSource<'_> {
                     )
                 }
             }
+        })
+    }
+}
+
+/// The session name of a role assumed for the settings file, unless it names one: it
+/// shows in CloudTrail, so it says who asked.
+const ROLE_SESSION_NAME: &str = "docker-credential-ecr";
+
+impl AwsTokenSource<'_> {
+    /// A current-thread runtime for one call: built only on a miss, dropped after it.
+    fn block_on<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, FetchError>>,
+    ) -> Result<T, FetchError> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(FetchError::Runtime)?
+            .block_on(work)
+    }
+
+    /// SDK configuration for calls in `region` with the credentials `source` names: the
+    /// default chain, or the settings file's profile, with its role assumed on top.
+    async fn sdk_config(
+        &self,
+        region: &str,
+        source: &CredentialSource,
+    ) -> Result<aws_config::SdkConfig, FetchError> {
+        let http_client = self.http_client()?;
+        let region = aws_config::Region::new(region.to_owned());
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT.min(self.config.timeout))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(self.config.timeout))
+            .operation_timeout(self.config.timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region.clone())
+            .http_client(http_client.clone())
+            .retry_config(RetryConfig::standard())
+            .timeout_config(timeouts.clone());
+        if let Some(profile) = &source.route.profile {
+            // The default chain would put environment keys first; a profile chosen for
+            // this registry is the more specific choice.
+            let provider_config = ProviderConfig::without_region()
+                .with_region(Some(region))
+                .with_http_client(http_client)
+                .with_retry_config(RetryConfig::standard())
+                .with_timeout_config(timeouts);
+            loader = loader.profile_name(profile).credentials_provider(
+                ProfileFileCredentialsProvider::builder()
+                    .configure(&provider_config)
+                    .profile_name(profile)
+                    .build(),
+            );
+        }
+        let sdk_config = loader.load().await;
+        let Some(role) = &source.route.role else {
+            return Ok(sdk_config);
         };
-        runtime.block_on(fetch)
+        let base = sdk_config
+            .credentials_provider()
+            .ok_or_else(|| FetchError::NoCredentials {
+                source_tried: source.to_string(),
+            })?;
+        let mut builder = AssumeRoleProvider::builder(&role.role_arn)
+            .session_name(role.session_name.as_deref().unwrap_or(ROLE_SESSION_NAME))
+            .configure(&sdk_config);
+        if let Some(external_id) = &role.external_id {
+            builder = builder.external_id(external_id);
+        }
+        let assumed = builder.build_from_provider(base).await;
+        Ok(sdk_config
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(assumed))
+            .build())
     }
 }
 

@@ -10,4 +10,5 @@ mod endpoints;
 mod errors;
 mod hostnames;
 mod protocol;
+mod settings;
 mod stampede;
