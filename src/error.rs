@@ -38,6 +38,17 @@ pub enum Error {
     },
     #[error("docker-credential-ecr stores nothing for {host}: it is not an Amazon ECR registry")]
     StoreNotEcr { host: String },
+    #[error("{host} is neither an Amazon ECR registry nor an alias in the settings file")]
+    NotRegistry { host: String },
+    #[error("cannot tell who the AWS credentials belong to")]
+    Identity(#[source] FetchError),
+    #[error("no AWS region is configured; set AWS_REGION, or name the registry")]
+    NoRegion,
+    #[error("{0}")]
+    Usage(String),
+    /// The command has already said what failed (doctor's report); only the exit status is left.
+    #[error("failed")]
+    Failed,
     #[error("unknown action `{0}`")]
     UnknownAction(String),
     #[error("no action given")]

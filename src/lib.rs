@@ -19,6 +19,7 @@ pub mod config;
 pub mod credential_source;
 pub mod env;
 pub mod error;
+pub mod help;
 pub mod protocol;
 pub mod registry;
 pub mod report;

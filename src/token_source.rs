@@ -5,8 +5,8 @@
 //! user has to fix, never a bare "credentials not found".
 
 use crate::config::{
-    AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, Config,
-    HTTPS_PROXY, NO_PROXY, expand_home,
+    AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC,
+    AWS_ENDPOINT_URL_STS, Config, HTTPS_PROXY, NO_PROXY, expand_home,
 };
 use crate::credential_source::CredentialSource;
 use crate::env::Env;
@@ -21,7 +21,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector, proxy::ProxyConfig};
+use aws_smithy_http_client::{
+    Builder as HttpClientBuilder, Connector, ConnectorBuilder, proxy::ProxyConfig,
+};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -122,10 +124,9 @@ impl TokenSource for AwsTokenSource<'_> {
                     let request = aws_sdk_ecr::Client::from_conf(ecr_config)
                         .get_authorization_token()
                         .registry_ids(&private.account);
-                    let output = request
-                        .send()
-                        .await
-                        .map_err(|err| self.classify(err, registry, source))?;
+                    let output = request.send().await.map_err(|err| {
+                        self.classify(err, self.endpoint(registry), registry.api_region(), source)
+                    })?;
                     let data = output.authorization_data().first().ok_or_else(|| {
                         FetchError::InvalidResponse {
                             detail: "no authorizationData".into(),
@@ -143,7 +144,14 @@ impl TokenSource for AwsTokenSource<'_> {
                         .get_authorization_token()
                         .send()
                         .await
-                        .map_err(|err| self.classify(err, registry, source))?;
+                        .map_err(|err| {
+                            self.classify(
+                                err,
+                                self.endpoint(registry),
+                                registry.api_region(),
+                                source,
+                            )
+                        })?;
                     let data =
                         output
                             .authorization_data()
@@ -159,6 +167,73 @@ impl TokenSource for AwsTokenSource<'_> {
                 }
             }
         })
+    }
+}
+
+/// Who the credentials belong to, from STS GetCallerIdentity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// The AWS calls beyond tokens: `configure`, `login-password` and `doctor` use them.
+pub trait IdentitySource {
+    /// STS GetCallerIdentity with the credentials `source` names.
+    fn caller_identity(&self, source: &CredentialSource) -> Result<Identity, FetchError>;
+    /// The region the SDK would use by default (AWS_REGION, the profile's `region`).
+    fn default_region(&self) -> Option<String>;
+}
+
+/// Where an identity is asked for when no region is configured: STS answers for every
+/// account there.
+const FALLBACK_STS_REGION: &str = "us-east-1";
+
+impl IdentitySource for AwsTokenSource<'_> {
+    fn caller_identity(&self, source: &CredentialSource) -> Result<Identity, FetchError> {
+        let region = self
+            .default_region()
+            .unwrap_or_else(|| FALLBACK_STS_REGION.to_owned());
+        self.block_on(async {
+            let sdk_config = self.sdk_config(&region, source).await?;
+            let output = aws_sdk_sts::Client::new(&sdk_config)
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|err| {
+                    let endpoint = self
+                        .env
+                        .var(AWS_ENDPOINT_URL_STS)
+                        .or_else(|| self.env.var(AWS_ENDPOINT_URL))
+                        .unwrap_or_else(|| format!("STS in {region}"));
+                    self.classify(err, endpoint, &region, source)
+                })?;
+            match (output.account(), output.arn()) {
+                (Some(account), Some(arn)) => Ok(Identity {
+                    account: account.to_owned(),
+                    arn: arn.to_owned(),
+                }),
+                _ => Err(FetchError::InvalidResponse {
+                    detail: "GetCallerIdentity named no account".into(),
+                }),
+            }
+        })
+    }
+
+    fn default_region(&self) -> Option<String> {
+        let http_client = self.http_client().ok()?;
+        // The loader's own region chain (environment, profile, instance metadata), on our
+        // HTTP client.
+        self.block_on(async {
+            Ok(aws_config::defaults(BehaviorVersion::latest())
+                .http_client(http_client)
+                .load()
+                .await
+                .region()
+                .map(|r| r.to_string()))
+        })
+        .ok()
+        .flatten()
     }
 }
 
@@ -236,6 +311,19 @@ impl AwsTokenSource<'_> {
     }
 }
 
+/// Our one HTTPS connector: rustls with ring, our trust store, the proxy settings.
+fn connector(
+    tls_context: &TlsContext,
+    proxy: &ProxyConfig,
+    builder: ConnectorBuilder,
+) -> Connector {
+    builder
+        .proxy_config(proxy.clone())
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls_context.clone())
+        .build()
+}
+
 fn token_from(
     authorization_token: Option<&str>,
     proxy_endpoint: Option<String>,
@@ -256,6 +344,18 @@ impl AwsTokenSource<'_> {
     /// rustls with ring (no aws-lc start-up cost), the system roots plus AWS_CA_BUNDLE,
     /// and HTTPS_PROXY/NO_PROXY: the SDK's own default client honours neither variable.
     fn http_client(&self) -> Result<SharedHttpClient, FetchError> {
+        let (tls_context, proxy) = self.connection_settings()?;
+        Ok(
+            HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
+                let mut builder = Connector::builder();
+                builder.set_connector_settings(settings.cloned());
+                builder.set_sleep_impl(components.and_then(|c| c.sleep_impl()));
+                connector(&tls_context, &proxy, builder)
+            }),
+        )
+    }
+
+    fn connection_settings(&self) -> Result<(TlsContext, ProxyConfig), FetchError> {
         let mut trust = TrustStore::default();
         if let Some(path) = self.env.var(AWS_CA_BUNDLE) {
             let path = expand_home(&path, self.env);
@@ -267,21 +367,7 @@ impl AwsTokenSource<'_> {
             .with_trust_store(trust)
             .build()
             .map_err(|err| FetchError::Runtime(std::io::Error::other(err)))?;
-        let proxy = self.proxy_config();
-        Ok(
-            HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
-                let mut builder = Connector::builder();
-                builder.set_connector_settings(settings.cloned());
-                if let Some(components) = components {
-                    builder.set_sleep_impl(components.sleep_impl());
-                }
-                builder
-                    .proxy_config(proxy.clone())
-                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                    .tls_context(tls_context.clone())
-                    .build()
-            }),
-        )
+        Ok((tls_context, self.proxy_config()))
     }
 
     fn proxy_config(&self) -> ProxyConfig {
@@ -324,17 +410,17 @@ impl AwsTokenSource<'_> {
     fn classify<E>(
         &self,
         err: SdkError<E, HttpResponse>,
-        registry: &Registry,
+        endpoint: String,
+        region: &str,
         source: &CredentialSource,
     ) -> FetchError
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
-        let endpoint = self.endpoint(registry);
         if let SdkError::ServiceError(context) = &err {
             let code = context.err().code().unwrap_or("UnknownError").to_owned();
             let message = context.err().message().unwrap_or_default().to_owned();
-            return service_error(code, message, registry, source);
+            return service_error(code, message, region, source);
         }
         if let SdkError::TimeoutError(_) = err {
             return FetchError::TimedOut {
@@ -373,14 +459,14 @@ impl AwsTokenSource<'_> {
 fn service_error(
     code: String,
     message: String,
-    registry: &Registry,
+    region: &str,
     source: &CredentialSource,
 ) -> FetchError {
     match code.as_str() {
         "AccessDeniedException" | "AccessDenied" => FetchError::AccessDenied { message },
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
             FetchError::Throttled {
-                region: registry.api_region().to_owned(),
+                region: region.to_owned(),
             }
         }
         "ExpiredTokenException"

@@ -9,6 +9,7 @@ mod credentials;
 mod endpoints;
 mod errors;
 mod hostnames;
+mod login;
 mod protocol;
 mod settings;
 mod stampede;
