@@ -4,7 +4,7 @@
 //! options are declared once, in [`COMMANDS`]; parsing, `--help` and the shell
 //! completions all read that table.
 
-use crate::commands::{self, Context};
+use crate::commands::{self, Context, configure::ConfigureArgs};
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::Error;
@@ -34,6 +34,14 @@ pub struct OptionSpec {
     /// The value's placeholder when the option takes one.
     pub value: Option<&'static str>,
     pub help: &'static str,
+}
+
+const fn flag(long: &'static str, help: &'static str) -> OptionSpec {
+    OptionSpec {
+        long,
+        value: None,
+        help,
+    }
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -71,6 +79,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "print only the registry password, for `--password-stdin` logins",
         details: "Uses the same cache as `get`. Without HOST: the registry of the current identity's account in the default region (one STS call). For `helm registry login`, `oras login`, `podman login --password-stdin`; the user name is AWS.",
         options: &[],
+    },
+    CommandSpec {
+        name: "configure",
+        synopsis: "[--registry HOST]... [--public] [--dry-run] [--remove]",
+        summary: "add (or remove) credHelpers entries in docker's config.json",
+        details: "Edits $DOCKER_CONFIG/config.json (default ~/.docker/config.json), keeping every other key and its order, atomically, with a backup (config.json.bak). Without --registry and --public: the registry of the current identity's account in the default region (one STS call). Warns when a credsStore or an auths entry would shadow the helper. skopeo, podman and buildah read the same credHelpers.",
+        options: &[
+            OptionSpec {
+                long: "registry",
+                value: Some("HOST"),
+                help: "a registry host (ECR, or an alias from the settings file); repeatable",
+            },
+            flag("public", "also public.ecr.aws (ECR Public)"),
+            flag("dry-run", "print the new config.json; change nothing"),
+            flag("remove", "remove the entries instead"),
+        ],
     },
     CommandSpec {
         name: "completions",
@@ -112,6 +136,7 @@ pub enum Action {
     /// `--help`, for the program or one command.
     Help(Option<&'static str>),
     LoginPassword(Option<String>),
+    Configure(ConfigureArgs),
     Completions(Shell),
 }
 
@@ -200,6 +225,7 @@ fn command_action(spec: &'static CommandSpec, args: &[String]) -> Result<Action,
             };
         options.push((option.long, value));
     }
+    let has = |long: &str| options.iter().any(|(l, _)| *l == long);
     let at_most = |n: usize| {
         if positionals.len() > n {
             Err(usage_error(&format!(
@@ -237,6 +263,18 @@ fn command_action(spec: &'static CommandSpec, args: &[String]) -> Result<Action,
         "login-password" => {
             at_most(1)?;
             Action::LoginPassword(positionals.pop())
+        }
+        "configure" => {
+            at_most(0)?;
+            Action::Configure(ConfigureArgs {
+                registries: options
+                    .iter()
+                    .filter_map(|(l, v)| (*l == "registry").then(|| v.clone()).flatten())
+                    .collect(),
+                public: has("public"),
+                dry_run: has("dry-run"),
+                remove: has("remove"),
+            })
         }
         "completions" => match positionals.as_slice() {
             [shell] if shell == "bash" => Action::Completions(Shell::Bash),
@@ -283,6 +321,7 @@ pub fn run(
             Action::LoginPassword(host) => {
                 commands::login_password(&mut ctx, host.as_deref(), stdout, &tokens, &tokens)
             }
+            Action::Configure(args) => commands::configure(&mut ctx, &args, stdout, &tokens),
             Action::Completions(shell) => {
                 write!(stdout, "{}", help::completions(shell)).map_err(Error::Output)
             }
@@ -355,7 +394,10 @@ mod tests {
             Action::Completions(Shell::Fish)
         );
         for bad in [
-            &["x", "get", "extra"][..],
+            &["x", "configure", "--registry"][..],
+            &["x", "configure", "--nope"],
+            &["x", "configure", "--public=yes"],
+            &["x", "get", "extra"],
             &["x", "list", "--nope"],
             &["x", "completions", "tcsh"],
             &["x", "login-password", "a", "b"],

@@ -2,6 +2,7 @@
 //! wording decisions of its own beyond what each variant is.
 
 use crate::cache::{LockError, MalformedToken};
+use crate::commands::configure::ConfigureError;
 use crate::protocol::ProtocolError;
 use crate::registry::NotEcr;
 use crate::settings::SettingsError;
@@ -18,6 +19,8 @@ pub enum Error {
     Protocol(#[from] ProtocolError),
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Configure(#[from] ConfigureError),
     #[error("cannot get an ECR token for {host}")]
     Fetch {
         host: String,

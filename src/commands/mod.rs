@@ -1,12 +1,14 @@
 //! The protocol's actions. Each takes its input and output as parameters and returns a
 //! typed error; `cli` picks the action and `report` turns errors into text.
 
+pub mod configure;
 mod erase;
 mod get;
 mod list;
 mod login_password;
 mod store;
 
+pub use configure::configure;
 pub use erase::erase;
 pub use get::get;
 pub use list::list;

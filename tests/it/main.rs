@@ -5,6 +5,7 @@ mod support;
 
 mod cache;
 mod clients;
+mod configure;
 mod credentials;
 mod endpoints;
 mod errors;
