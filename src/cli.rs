@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::env::Env;
 use crate::error::Error;
 use crate::help;
+use crate::log;
 use crate::report;
 use crate::token_source::AwsTokenSource;
 use std::ffi::OsString;
@@ -303,6 +304,7 @@ pub fn run(
             invocation.action,
             Action::Get | Action::Store | Action::Erase | Action::List
         );
+        log::init(env, invocation.verbosity, stderr);
         let config = Config::from_env(env);
         let tokens = AwsTokenSource {
             env,

@@ -15,6 +15,10 @@ pub const AWS_ECR_TIMEOUT: &str = "AWS_ECR_TIMEOUT";
 /// The settings file (per-registry profiles and roles, host aliases); default:
 /// `config.toml` in the platform config dir (`~/.config/docker-credential-ecr/config.toml`).
 pub const AWS_ECR_CONFIG: &str = "AWS_ECR_CONFIG";
+/// `error`, `warn`, `info`, `debug` or `trace`: log to stderr (secrets redacted).
+pub const AWS_ECR_LOG: &str = "AWS_ECR_LOG";
+/// Log to this file (created 0600, appended to) instead of stderr.
+pub const AWS_ECR_LOG_FILE: &str = "AWS_ECR_LOG_FILE";
 /// Accepted for compatibility with docker-credential-ecr-login; `store` never persists anyway.
 pub const AWS_ECR_IGNORE_CREDS_STORAGE: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
 
@@ -56,7 +60,7 @@ const fn var(name: &'static str, help: &'static str) -> EnvVar {
 }
 
 /// Every variable we read or pass on to the AWS SDK.
-pub const ENV_VARS: [EnvVar; 27] = [
+pub const ENV_VARS: [EnvVar; 29] = [
     var(
         AWS_ECR_CACHE_DIR,
         "token cache directory (default: the platform cache dir)",
@@ -72,6 +76,14 @@ pub const ENV_VARS: [EnvVar; 27] = [
     var(
         AWS_ECR_TIMEOUT,
         "seconds one token fetch may take, retries included (default 30)",
+    ),
+    var(
+        AWS_ECR_LOG,
+        "error|warn|info|debug|trace: log to stderr, secrets redacted (default: off)",
+    ),
+    var(
+        AWS_ECR_LOG_FILE,
+        "log to this file instead (created 0600, appended to)",
     ),
     var(
         AWS_ECR_IGNORE_CREDS_STORAGE,

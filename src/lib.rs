@@ -20,6 +20,7 @@ pub mod credential_source;
 pub mod env;
 pub mod error;
 pub mod help;
+pub mod log;
 pub mod protocol;
 pub mod registry;
 pub mod report;

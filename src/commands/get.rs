@@ -43,8 +43,15 @@ pub(crate) fn obtain(
     let key = CacheKey::new(registry, &credentials);
     let mut store = ctx.open_store();
     if let Some(hit) = read_fresh(store.as_ref(), &key, ctx) {
+        tracing::debug!(registry = registry.host(), key = key.stem(), "cache hit");
         return Ok(hit);
     }
+    tracing::info!(
+        registry = registry.host(),
+        key = key.stem(),
+        source = %credentials,
+        "cache miss"
+    );
 
     let _lock = match store.as_ref().map(|s| lock(s, &key, ctx.config.timeout)) {
         Some(Ok(lock)) => Some(lock),
@@ -70,6 +77,7 @@ pub(crate) fn obtain(
     let requested_at = ctx.env.now();
     match tokens.fetch(registry, &credentials) {
         Ok(token) => {
+            tracing::info!(registry = registry.host(), "fetched a token");
             let entry = Entry {
                 registry: registry.host().to_owned(),
                 token: token.authorization_token,

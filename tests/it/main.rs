@@ -10,6 +10,7 @@ mod credentials;
 mod endpoints;
 mod errors;
 mod hostnames;
+mod logging;
 mod login;
 mod protocol;
 mod settings;
