@@ -98,6 +98,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
     },
     CommandSpec {
+        name: "doctor",
+        synopsis: "[--json] [HOST]...",
+        summary: "check the whole chain and say what to fix",
+        details: "Checks the helper on PATH, docker's config (credHelpers, a shadowing credsStore), the settings file, the AWS identity (STS GetCallerIdentity), the cache, and per host: a token fetch and GET /v2/ with it. Without HOST: every host docker's config sends to this helper. Exit status 1 when any check fails.",
+        options: &[flag("json", "one JSON document instead of the report")],
+    },
+    CommandSpec {
         name: "completions",
         synopsis: "bash|zsh|fish",
         summary: "print a shell completion script",
@@ -138,6 +145,10 @@ pub enum Action {
     Help(Option<&'static str>),
     LoginPassword(Option<String>),
     Configure(ConfigureArgs),
+    Doctor {
+        hosts: Vec<String>,
+        json: bool,
+    },
     Completions(Shell),
 }
 
@@ -277,6 +288,10 @@ fn command_action(spec: &'static CommandSpec, args: &[String]) -> Result<Action,
                 remove: has("remove"),
             })
         }
+        "doctor" => Action::Doctor {
+            hosts: positionals,
+            json: has("json"),
+        },
         "completions" => match positionals.as_slice() {
             [shell] if shell == "bash" => Action::Completions(Shell::Bash),
             [shell] if shell == "zsh" => Action::Completions(Shell::Zsh),
@@ -324,6 +339,9 @@ pub fn run(
                 commands::login_password(&mut ctx, host.as_deref(), stdout, &tokens, &tokens)
             }
             Action::Configure(args) => commands::configure(&mut ctx, &args, stdout, &tokens),
+            Action::Doctor { hosts, json } => {
+                commands::doctor(&mut ctx, &hosts, json, stdout, &tokens)
+            }
             Action::Completions(shell) => {
                 write!(stdout, "{}", help::completions(shell)).map_err(Error::Output)
             }

@@ -25,7 +25,7 @@ use aws_smithy_http_client::{
     Builder as HttpClientBuilder, Connector, ConnectorBuilder, proxy::ProxyConfig,
 };
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::error::Error as StdError;
@@ -183,6 +183,13 @@ pub trait IdentitySource {
     fn caller_identity(&self, source: &CredentialSource) -> Result<Identity, FetchError>;
     /// The region the SDK would use by default (AWS_REGION, the profile's `region`).
     fn default_region(&self) -> Option<String>;
+    /// `GET https://HOST/v2/` with basic auth: the HTTP status, or why there was none.
+    fn probe_registry(
+        &self,
+        host: &str,
+        username: &str,
+        password: &Secret<String>,
+    ) -> Result<u16, String>;
 }
 
 /// Where an identity is asked for when no region is configured: STS answers for every
@@ -234,6 +241,37 @@ impl IdentitySource for AwsTokenSource<'_> {
         })
         .ok()
         .flatten()
+    }
+
+    fn probe_registry(
+        &self,
+        host: &str,
+        username: &str,
+        password: &Secret<String>,
+    ) -> Result<u16, String> {
+        use aws_smithy_runtime_api::client::http::HttpConnector;
+        use base64::Engine;
+        let (tls_context, proxy) = self.connection_settings().map_err(|e| error_chain(&e))?;
+        let mut request = HttpRequest::new(aws_smithy_types::body::SdkBody::empty());
+        request
+            .set_uri(format!("https://{host}/v2/"))
+            .map_err(|e| error_chain(&e))?;
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{username}:{}", password.expose()));
+        request
+            .headers_mut()
+            .insert("authorization", format!("Basic {basic}"));
+        let timeout = self.config.timeout;
+        let call = async move {
+            let connector = connector(&tls_context, &proxy, Connector::builder());
+            match tokio::time::timeout(timeout, connector.call(request)).await {
+                Ok(Ok(response)) => Ok(response.status().as_u16()),
+                Ok(Err(err)) => Err(root_cause(&err)),
+                Err(_) => Err(format!("no answer within {timeout:?}")),
+            }
+        };
+        self.block_on(async { Ok(call.await) })
+            .map_err(|e| error_chain(&e))?
     }
 }
 

@@ -2,6 +2,7 @@
 //! typed error; `cli` picks the action and `report` turns errors into text.
 
 pub mod configure;
+mod doctor;
 mod erase;
 mod get;
 mod list;
@@ -9,6 +10,7 @@ mod login_password;
 mod store;
 
 pub use configure::configure;
+pub use doctor::doctor;
 pub use erase::erase;
 pub use get::get;
 pub use list::list;

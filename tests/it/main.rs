@@ -7,6 +7,7 @@ mod cache;
 mod clients;
 mod configure;
 mod credentials;
+mod doctor;
 mod endpoints;
 mod errors;
 mod hostnames;
