@@ -79,7 +79,7 @@ pub const ENV_VARS: [EnvVar; 29] = [
     ),
     var(
         AWS_ECR_LOG,
-        "error|warn|info|debug|trace: log to stderr, secrets redacted (default: off)",
+        "error|warn|info|debug|trace: log to stderr, secrets redacted (default: off; release builds log up to info)",
     ),
     var(
         AWS_ECR_LOG_FILE,

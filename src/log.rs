@@ -3,6 +3,9 @@
 //! go through `tracing`; with logging off no subscriber is installed, so every event
 //! site is a disabled callsite and the warm path pays one variable lookup.
 //!
+//! Release builds compile events above `info` out (tracing's `release_max_level_info`,
+//! see Cargo.toml): `debug` and `trace` then log what `info` does.
+//!
 //! A hand-written subscriber rather than tracing-subscriber: it is a few dozen lines,
 //! keeps the binary small, and formats every field itself, which is where redaction has
 //! to happen. Every line is redacted, at every level: values after any key that names a

@@ -43,7 +43,7 @@ pub(crate) fn obtain(
     let key = CacheKey::new(registry, &credentials);
     let mut store = ctx.open_store();
     if let Some(hit) = read_fresh(store.as_ref(), &key, ctx) {
-        tracing::debug!(registry = registry.host(), key = key.stem(), "cache hit");
+        tracing::info!(registry = registry.host(), key = key.stem(), "cache hit");
         return Ok(hit);
     }
     tracing::info!(
