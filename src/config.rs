@@ -12,6 +12,13 @@ pub const AWS_ECR_CACHE_DIR: &str = "AWS_ECR_CACHE_DIR";
 pub const AWS_ECR_DISABLE_CACHE: &str = "AWS_ECR_DISABLE_CACHE";
 /// Seconds one token fetch may take in all, retries included (default 30).
 pub const AWS_ECR_TIMEOUT: &str = "AWS_ECR_TIMEOUT";
+/// The settings file (per-registry profiles and roles, host aliases); default:
+/// `config.toml` in the platform config dir (`~/.config/docker-credential-ecr/config.toml`).
+pub const AWS_ECR_CONFIG: &str = "AWS_ECR_CONFIG";
+/// `error`, `warn`, `info`, `debug` or `trace`: log to stderr (secrets redacted).
+pub const AWS_ECR_LOG: &str = "AWS_ECR_LOG";
+/// Log to this file (created 0600, appended to) instead of stderr.
+pub const AWS_ECR_LOG_FILE: &str = "AWS_ECR_LOG_FILE";
 /// Accepted for compatibility with docker-credential-ecr-login; `store` never persists anyway.
 pub const AWS_ECR_IGNORE_CREDS_STORAGE: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
 
@@ -36,31 +43,113 @@ pub const AWS_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
 pub const NO_PROXY: &str = "NO_PROXY";
 
-/// Every variable we read or pass on to the AWS SDK, for the docs test.
-pub const ENV_VARS: [&str; 23] = [
-    AWS_ECR_CACHE_DIR,
-    AWS_ECR_DISABLE_CACHE,
-    AWS_ECR_TIMEOUT,
-    AWS_ECR_IGNORE_CREDS_STORAGE,
-    AWS_PROFILE,
-    AWS_CONFIG_FILE,
-    AWS_SHARED_CREDENTIALS_FILE,
-    AWS_ACCESS_KEY_ID,
-    AWS_SECRET_ACCESS_KEY,
-    AWS_SESSION_TOKEN,
-    AWS_WEB_IDENTITY_TOKEN_FILE,
-    AWS_ROLE_ARN,
-    AWS_ROLE_SESSION_NAME,
-    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI,
-    AWS_CONTAINER_CREDENTIALS_FULL_URI,
-    AWS_EC2_METADATA_DISABLED,
-    AWS_ENDPOINT_URL,
-    AWS_ENDPOINT_URL_ECR,
-    AWS_ENDPOINT_URL_ECR_PUBLIC,
-    AWS_ENDPOINT_URL_STS,
-    AWS_CA_BUNDLE,
-    HTTPS_PROXY,
-    NO_PROXY,
+pub const AWS_REGION: &str = "AWS_REGION";
+pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// Where docker's config.json lives; `configure` and `doctor` read it.
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+
+/// An environment variable and one line on what it does, for `--help` (and so the man
+/// page) and the README test.
+pub struct EnvVar {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+const fn var(name: &'static str, help: &'static str) -> EnvVar {
+    EnvVar { name, help }
+}
+
+/// Every variable we read or pass on to the AWS SDK.
+pub const ENV_VARS: [EnvVar; 29] = [
+    var(
+        AWS_ECR_CACHE_DIR,
+        "token cache directory (default: the platform cache dir)",
+    ),
+    var(
+        AWS_ECR_CONFIG,
+        "the settings file (default: config.toml in the platform config dir)",
+    ),
+    var(
+        AWS_ECR_DISABLE_CACHE,
+        "any value but 0/false/no/off turns the token cache off",
+    ),
+    var(
+        AWS_ECR_TIMEOUT,
+        "seconds one token fetch may take, retries included (default 30)",
+    ),
+    var(
+        AWS_ECR_LOG,
+        "error|warn|info|debug|trace: log to stderr, secrets redacted (default: off; release builds log up to info)",
+    ),
+    var(
+        AWS_ECR_LOG_FILE,
+        "log to this file instead (created 0600, appended to)",
+    ),
+    var(
+        AWS_ECR_IGNORE_CREDS_STORAGE,
+        "accepted for compatibility; `store` never persists",
+    ),
+    var(AWS_PROFILE, "the AWS profile (default `default`)"),
+    var(
+        AWS_REGION,
+        "region for `configure`/`login-password` without a host (the SDK's)",
+    ),
+    var(AWS_DEFAULT_REGION, "the same, as the AWS CLI spells it"),
+    var(
+        AWS_CONFIG_FILE,
+        "the AWS config file (default ~/.aws/config)",
+    ),
+    var(
+        AWS_SHARED_CREDENTIALS_FILE,
+        "the AWS credentials file (default ~/.aws/credentials)",
+    ),
+    var(
+        AWS_ACCESS_KEY_ID,
+        "static access key ID, first in the default chain",
+    ),
+    var(AWS_SECRET_ACCESS_KEY, "its secret key"),
+    var(AWS_SESSION_TOKEN, "its session token, for temporary keys"),
+    var(
+        AWS_WEB_IDENTITY_TOKEN_FILE,
+        "web identity token file (EKS IRSA, CI OIDC)",
+    ),
+    var(AWS_ROLE_ARN, "the role a web identity assumes"),
+    var(AWS_ROLE_SESSION_NAME, "its session name"),
+    var(
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI,
+        "ECS container credentials",
+    ),
+    var(
+        AWS_CONTAINER_CREDENTIALS_FULL_URI,
+        "ECS/EKS container credentials at a full URI",
+    ),
+    var(
+        AWS_EC2_METADATA_DISABLED,
+        "`true` skips EC2 instance metadata",
+    ),
+    var(AWS_ENDPOINT_URL, "endpoint override for every AWS service"),
+    var(
+        AWS_ENDPOINT_URL_ECR,
+        "endpoint override for ECR (VPC endpoints, test servers)",
+    ),
+    var(
+        AWS_ENDPOINT_URL_ECR_PUBLIC,
+        "endpoint override for ECR Public",
+    ),
+    var(AWS_ENDPOINT_URL_STS, "endpoint override for STS"),
+    var(
+        AWS_CA_BUNDLE,
+        "PEM file of extra CAs to trust (a TLS-intercepting proxy)",
+    ),
+    var(
+        HTTPS_PROXY,
+        "HTTPS proxy for AWS API calls (lower case too)",
+    ),
+    var(NO_PROXY, "hosts that bypass the proxy (lower case too)"),
+    var(
+        DOCKER_CONFIG,
+        "docker's config directory (default ~/.docker)",
+    ),
 ];
 
 /// Long enough for a slow STS + ECR round trip with retries, short enough that a CI job
@@ -172,7 +261,7 @@ mod docs_tests {
     #[test]
     fn readme_documents_every_variable() {
         let readme = include_str!("../README.md");
-        for var in ENV_VARS {
+        for var in ENV_VARS.iter().map(|v| v.name) {
             assert!(
                 readme.contains(&format!("`{var}`")),
                 "README.md does not document {var}"

@@ -13,6 +13,7 @@ use crate::config::{
     AWS_SHARED_CREDENTIALS_FILE, AWS_WEB_IDENTITY_TOKEN_FILE, expand_home,
 };
 use crate::env::Env;
+use crate::settings::Route;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -46,6 +47,9 @@ pub enum ProfileStyle {
 #[derive(Debug, Clone)]
 pub struct CredentialSource {
     pub kind: SourceKind,
+    /// The settings file's choice for this registry: a profile in place of the default
+    /// chain, and a role assumed on top.
+    pub route: Route,
     fingerprint: String,
 }
 
@@ -72,10 +76,45 @@ const INSTANCE_ID_FILES: [&str; 3] = [
 
 impl CredentialSource {
     pub fn detect(env: &dyn Env) -> CredentialSource {
+        CredentialSource::detect_for(env, &Route::default())
+    }
+
+    /// The source for a registry the settings file routes: its profile replaces the
+    /// default chain (environment keys included, as the more specific choice), and the
+    /// route itself is hashed, so a registry never gets a token fetched another way.
+    pub fn detect_for(env: &dyn Env, route: &Route) -> CredentialSource {
         let mut hasher = Sha256::new();
-        let kind = detect_into(env, &mut hasher);
+        let kind = match &route.profile {
+            Some(name) => {
+                let files = ProfileFiles::load(env);
+                let style = files.profile_style(name).unwrap_or(ProfileStyle::Static);
+                feed(&mut hasher, "settings-profile", name);
+                for section in files.sections_resolved_from(name) {
+                    feed(&mut hasher, "section", &section);
+                }
+                SourceKind::Profile {
+                    name: name.clone(),
+                    style,
+                }
+            }
+            None => detect_into(env, &mut hasher),
+        };
+        if let Some(role) = &route.role {
+            feed(&mut hasher, "assume-role", &role.role_arn);
+            feed(
+                &mut hasher,
+                "external-id",
+                role.external_id.as_deref().unwrap_or_default(),
+            );
+            feed(
+                &mut hasher,
+                "session-name",
+                role.session_name.as_deref().unwrap_or_default(),
+            );
+        }
         CredentialSource {
             kind,
+            route: route.clone(),
             fingerprint: hex(&hasher.finalize()),
         }
     }
@@ -100,7 +139,20 @@ impl CredentialSource {
 
 impl fmt::Display for CredentialSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
+        self.kind.fmt(f)?;
+        if self.route.profile.is_some() {
+            f.write_str(" (chosen in the settings file)")?;
+        }
+        if let Some(role) = &self.route.role {
+            write!(f, ", assuming {}", role.role_arn)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             SourceKind::EnvironmentKeys => write!(f, "{AWS_ACCESS_KEY_ID} from the environment"),
             SourceKind::Profile { name, .. } => write!(f, "profile `{name}`"),
             SourceKind::WebIdentity { role_arn } => write!(f, "web identity for {role_arn}"),
@@ -113,13 +165,15 @@ impl fmt::Display for CredentialSource {
     }
 }
 
+fn feed(hasher: &mut Sha256, label: &str, value: &str) {
+    hasher.update(label.as_bytes());
+    hasher.update([0]);
+    hasher.update(value.as_bytes());
+    hasher.update([0]);
+}
+
 fn detect_into(env: &dyn Env, hasher: &mut Sha256) -> SourceKind {
-    let mut feed = |label: &str, value: &str| {
-        hasher.update(label.as_bytes());
-        hasher.update([0]);
-        hasher.update(value.as_bytes());
-        hasher.update([0]);
-    };
+    let mut feed = |label: &str, value: &str| feed(hasher, label, value);
     if let Some(key_id) = env.var(AWS_ACCESS_KEY_ID) {
         feed("env-key", &key_id);
         return SourceKind::EnvironmentKeys;
@@ -397,6 +451,51 @@ mod tests {
         assert_eq!(
             CredentialSource::detect(&container).kind,
             SourceKind::Container
+        );
+    }
+
+    #[test]
+    fn a_settings_route_beats_env_keys_and_is_part_of_the_fingerprint() {
+        use crate::settings::AssumeRole;
+        let home = Home::new(CONFIG, CREDENTIALS);
+        let env = home.env().var(AWS_ACCESS_KEY_ID, "AKIDENV");
+        let plain = CredentialSource::detect(&env);
+        let routed = |route: Route| CredentialSource::detect_for(&env, &route);
+        let base = routed(Route {
+            profile: Some("base".into()),
+            role: None,
+        });
+        assert_eq!(
+            base.kind,
+            SourceKind::Profile {
+                name: "base".into(),
+                style: ProfileStyle::Static
+            }
+        );
+        let role = |external_id: Option<&str>| {
+            routed(Route {
+                profile: Some("base".into()),
+                role: Some(AssumeRole {
+                    role_arn: "arn:aws:iam::2:role/r".into(),
+                    external_id: external_id.map(str::to_owned),
+                    session_name: None,
+                }),
+            })
+        };
+        let prints = [
+            plain.fingerprint(),
+            base.fingerprint(),
+            &role(None).fingerprint,
+            &role(Some("x")).fingerprint,
+        ];
+        for (i, a) in prints.iter().enumerate() {
+            for b in &prints[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(
+            role(None).to_string(),
+            "profile `base` (chosen in the settings file), assuming arn:aws:iam::2:role/r"
         );
     }
 

@@ -12,6 +12,8 @@ pub trait Env {
     fn home_dir(&self) -> Option<PathBuf>;
     /// The platform's per-user cache directory for this program.
     fn default_cache_dir(&self) -> Option<PathBuf>;
+    /// The platform's per-user config directory for this program (the settings file).
+    fn default_config_dir(&self) -> Option<PathBuf>;
 }
 
 /// The real environment, for `main` only.
@@ -36,6 +38,11 @@ impl Env for OsEnv {
         directories::ProjectDirs::from("", "", "docker-credential-ecr")
             .map(|dirs| dirs.cache_dir().to_path_buf())
     }
+
+    fn default_config_dir(&self) -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "docker-credential-ecr")
+            .map(|dirs| dirs.config_dir().to_path_buf())
+    }
 }
 
 #[cfg(test)]
@@ -55,6 +62,7 @@ mod fake {
         now: SystemTime,
         home: Option<PathBuf>,
         cache: Option<PathBuf>,
+        config: Option<PathBuf>,
     }
 
     impl Default for FakeEnv {
@@ -70,6 +78,7 @@ mod fake {
                 now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
                 home: None,
                 cache: None,
+                config: None,
             }
         }
 
@@ -92,6 +101,11 @@ mod fake {
             self.cache = Some(dir.into());
             self
         }
+
+        pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+            self.config = Some(dir.into());
+            self
+        }
     }
 
     impl Env for FakeEnv {
@@ -106,6 +120,9 @@ mod fake {
         }
         fn default_cache_dir(&self) -> Option<PathBuf> {
             self.cache.clone()
+        }
+        fn default_config_dir(&self) -> Option<PathBuf> {
+            self.config.clone()
         }
     }
 }

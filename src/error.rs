@@ -2,8 +2,10 @@
 //! wording decisions of its own beyond what each variant is.
 
 use crate::cache::{LockError, MalformedToken};
+use crate::commands::configure::ConfigureError;
 use crate::protocol::ProtocolError;
 use crate::registry::NotEcr;
+use crate::settings::SettingsError;
 use crate::token_source::FetchError;
 use std::io;
 use thiserror::Error;
@@ -15,6 +17,10 @@ pub enum Error {
     NotEcr(#[from] NotEcr),
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Configure(#[from] ConfigureError),
     #[error("cannot get an ECR token for {host}")]
     Fetch {
         host: String,
@@ -35,6 +41,17 @@ pub enum Error {
     },
     #[error("docker-credential-ecr stores nothing for {host}: it is not an Amazon ECR registry")]
     StoreNotEcr { host: String },
+    #[error("{host} is neither an Amazon ECR registry nor an alias in the settings file")]
+    NotRegistry { host: String },
+    #[error("cannot tell who the AWS credentials belong to")]
+    Identity(#[source] FetchError),
+    #[error("no AWS region is configured; set AWS_REGION, or name the registry")]
+    NoRegion,
+    #[error("{0}")]
+    Usage(String),
+    /// The command has already said what failed (doctor's report); only the exit status is left.
+    #[error("failed")]
+    Failed,
     #[error("unknown action `{0}`")]
     UnknownAction(String),
     #[error("no action given")]

@@ -97,6 +97,11 @@ pub fn write_credentials(
     write_go_json(out, &reply)
 }
 
+/// `login-password`: the password alone, on one line.
+pub fn write_password(out: &mut dyn Write, password: &Secret<String>) -> io::Result<()> {
+    writeln!(out, "{}", password.expose())
+}
+
 /// `list`: server URL → user name.
 pub fn write_list(out: &mut dyn Write, entries: &BTreeMap<String, String>) -> io::Result<()> {
     write_go_json(out, entries)

@@ -10,7 +10,7 @@
 use thiserror::Error;
 
 /// The host is not an ECR registry; docker then tries anonymous access.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 #[error("{input:?} is not an Amazon ECR registry")]
 pub struct NotEcr {
     pub input: String,
@@ -76,6 +76,14 @@ impl Registry {
         &self.host
     }
 
+    /// The account of a private registry; ECR Public has none.
+    pub fn account(&self) -> Option<&str> {
+        match &self.service {
+            Service::Private(private) => Some(&private.account),
+            Service::Public => None,
+        }
+    }
+
     /// The region whose API issues this registry's tokens: the hostname's, never the
     /// environment's.
     pub fn api_region(&self) -> &str {
@@ -88,7 +96,7 @@ impl Registry {
 
 /// The host part of a server URL, as Go's `url.Parse("https://" + input).Hostname()`
 /// finds it; `None` where that parse fails.
-fn url_host(server_url: &str) -> Option<&str> {
+pub fn url_host(server_url: &str) -> Option<&str> {
     let rest = server_url.strip_prefix("https://").unwrap_or(server_url);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);

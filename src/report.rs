@@ -8,35 +8,42 @@ use crate::config::{AWS_CA_BUNDLE, AWS_ECR_DISABLE_CACHE, AWS_ECR_TIMEOUT};
 use crate::error::Error;
 use crate::protocol::NOT_FOUND;
 use crate::token_source::{FetchError, error_chain, root_cause};
-use std::io::Write;
+use std::io::{self, Write};
 
 pub const PROGRAM: &str = "docker-credential-ecr";
 
+/// The short usage printed after a command-line mistake; `--help` has the rest.
 pub fn usage() -> String {
+    let names: Vec<&str> = crate::cli::COMMANDS.iter().map(|c| c.name).collect();
     format!(
-        "Usage: {PROGRAM} <get|store|erase|list|version>\n\
-         A Docker credential helper for Amazon ECR. Put it in ~/.docker/config.json:\n  \
-         \"credHelpers\": {{\"123456789012.dkr.ecr.us-east-1.amazonaws.com\": \"ecr\"}}\n\
-         See README.md for every environment variable."
+        "Usage: {PROGRAM} <{}>\nRun `{PROGRAM} --help` for the commands, variables and files.",
+        names.join("|")
     )
 }
 
-/// Writes the error and returns nothing: the caller exits 1 whatever happens here.
+/// Writes the error of a protocol action (get, store, erase, list) and returns nothing:
+/// the caller exits 1 whatever happens here.
 pub fn report(err: &Error, stdout: &mut dyn Write, stderr: &mut dyn Write) {
     match err {
         Error::NotEcr(_) => {
             let _ = writeln!(stdout, "{NOT_FOUND}");
         }
-        Error::UnknownAction(_) | Error::NoAction => {
+        Error::UnknownAction(_) | Error::NoAction | Error::Usage(_) => {
             let _ = writeln!(stderr, "{PROGRAM}: {err}\n{}", usage());
         }
-        Error::Output(_) => {}
+        Error::Output(_) | Error::Failed => {}
         _ => {
             let line = sanitize(&render(err));
             let _ = writeln!(stdout, "{line}");
             let _ = writeln!(stderr, "{PROGRAM}: {line}");
         }
     }
+}
+
+/// Writes the error of any other command to stderr alone: their stdout is a password,
+/// a config file or a report, never a place for an error line.
+pub fn report_to_stderr(err: &Error, stderr: &mut dyn Write) {
+    report(err, &mut io::sink(), stderr);
 }
 
 /// A warning (stale token served, cache unusable) for stderr only: stdout is the answer.
@@ -54,6 +61,7 @@ pub fn render(err: &Error) -> String {
             LockError::Open { .. } => format!("{host}: {}", error_chain(source)),
         },
         Error::Token { host, source } => format!("{host}: {source}"),
+        Error::Identity(source) => format!("{err}: {}", render_fetch(source)),
         _ => error_chain(err),
     }
 }

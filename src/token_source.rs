@@ -5,21 +5,27 @@
 //! user has to fix, never a bare "credentials not found".
 
 use crate::config::{
-    AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, Config,
-    HTTPS_PROXY, NO_PROXY, expand_home,
+    AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC,
+    AWS_ENDPOINT_URL_STS, Config, HTTPS_PROXY, NO_PROXY, expand_home,
 };
 use crate::credential_source::CredentialSource;
 use crate::env::Env;
 use crate::registry::{Registry, Service};
 use crate::secret::Secret;
 use aws_config::BehaviorVersion;
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector, proxy::ProxyConfig};
+use aws_smithy_http_client::{
+    Builder as HttpClientBuilder, Connector, ConnectorBuilder, proxy::ProxyConfig,
+};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::error::Error as StdError;
@@ -102,25 +108,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl TokenSource for AwsTokenSource<'_> {
     fn fetch(&self, registry: &Registry, source: &CredentialSource) -> Result<Token, FetchError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(FetchError::Runtime)?;
-        let http_client = self.http_client()?;
-        let fetch = async {
-            let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-                .region(aws_config::Region::new(registry.api_region().to_owned()))
-                .http_client(http_client)
-                .retry_config(RetryConfig::standard())
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .connect_timeout(CONNECT_TIMEOUT.min(self.config.timeout))
-                        .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(self.config.timeout))
-                        .operation_timeout(self.config.timeout)
-                        .build(),
-                )
-                .load()
-                .await;
+        self.block_on(async {
+            let sdk_config = self.sdk_config(registry.api_region(), source).await?;
             match &registry.service {
                 Service::Private(private) => {
                     // An endpoint override names the exact endpoint; the SDK refuses to
@@ -137,10 +126,9 @@ impl TokenSource for AwsTokenSource<'_> {
                     let request = aws_sdk_ecr::Client::from_conf(ecr_config)
                         .get_authorization_token()
                         .registry_ids(&private.account);
-                    let output = request
-                        .send()
-                        .await
-                        .map_err(|err| self.classify(err, registry, source))?;
+                    let output = request.send().await.map_err(|err| {
+                        self.classify(err, self.endpoint(registry), registry.api_region(), source)
+                    })?;
                     let data = output.authorization_data().first().ok_or_else(|| {
                         FetchError::InvalidResponse {
                             detail: "no authorizationData".into(),
@@ -158,7 +146,14 @@ impl TokenSource for AwsTokenSource<'_> {
                         .get_authorization_token()
                         .send()
                         .await
-                        .map_err(|err| self.classify(err, registry, source))?;
+                        .map_err(|err| {
+                            self.classify(
+                                err,
+                                self.endpoint(registry),
+                                registry.api_region(),
+                                source,
+                            )
+                        })?;
                     let data =
                         output
                             .authorization_data()
@@ -173,16 +168,217 @@ impl TokenSource for AwsTokenSource<'_> {
                     )
                 }
             }
+        })
+        .map_err(|err| self.with_profile_syntax(err))
+    }
+}
+
+/// Who the credentials belong to, from STS GetCallerIdentity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// The AWS calls beyond tokens: `configure`, `login-password` and `doctor` use them.
+pub trait IdentitySource {
+    /// STS GetCallerIdentity with the credentials `source` names.
+    fn caller_identity(&self, source: &CredentialSource) -> Result<Identity, FetchError>;
+    /// The region the SDK would use by default (AWS_REGION, the profile's `region`).
+    fn default_region(&self) -> Option<String>;
+    /// `GET https://HOST/v2/` with basic auth: the HTTP status, or why there was none.
+    fn probe_registry(
+        &self,
+        host: &str,
+        username: &str,
+        password: &Secret<String>,
+    ) -> Result<u16, String>;
+}
+
+/// Where an identity is asked for when no region is configured: STS answers for every
+/// account there.
+const FALLBACK_STS_REGION: &str = "us-east-1";
+
+impl IdentitySource for AwsTokenSource<'_> {
+    fn caller_identity(&self, source: &CredentialSource) -> Result<Identity, FetchError> {
+        let region = self
+            .default_region()
+            .unwrap_or_else(|| FALLBACK_STS_REGION.to_owned());
+        self.block_on(async {
+            let sdk_config = self.sdk_config(&region, source).await?;
+            let output = aws_sdk_sts::Client::new(&sdk_config)
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|err| {
+                    let endpoint = self
+                        .env
+                        .var(AWS_ENDPOINT_URL_STS)
+                        .or_else(|| self.env.var(AWS_ENDPOINT_URL))
+                        .unwrap_or_else(|| format!("STS in {region}"));
+                    self.classify(err, endpoint, &region, source)
+                })?;
+            match (output.account(), output.arn()) {
+                (Some(account), Some(arn)) => Ok(Identity {
+                    account: account.to_owned(),
+                    arn: arn.to_owned(),
+                }),
+                _ => Err(FetchError::InvalidResponse {
+                    detail: "GetCallerIdentity named no account".into(),
+                }),
+            }
+        })
+        .map_err(|err| self.with_profile_syntax(err))
+    }
+
+    fn default_region(&self) -> Option<String> {
+        let http_client = self.http_client().ok()?;
+        // The loader's own region chain (environment, profile, instance metadata), on our
+        // HTTP client.
+        self.block_on(async {
+            Ok(aws_config::defaults(BehaviorVersion::latest())
+                .http_client(http_client)
+                .load()
+                .await
+                .region()
+                .map(|r| r.to_string()))
+        })
+        .ok()
+        .flatten()
+    }
+
+    fn probe_registry(
+        &self,
+        host: &str,
+        username: &str,
+        password: &Secret<String>,
+    ) -> Result<u16, String> {
+        use aws_smithy_runtime_api::client::http::HttpConnector;
+        use base64::Engine;
+        let (tls_context, proxy) = self.connection_settings().map_err(|e| error_chain(&e))?;
+        let mut request = HttpRequest::new(aws_smithy_types::body::SdkBody::empty());
+        request
+            .set_uri(format!("https://{host}/v2/"))
+            .map_err(|e| error_chain(&e))?;
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{username}:{}", password.expose()));
+        request
+            .headers_mut()
+            .insert("authorization", format!("Basic {basic}"));
+        let timeout = self.config.timeout;
+        let call = async move {
+            let connector = connector(&tls_context, &proxy, Connector::builder());
+            match tokio::time::timeout(timeout, connector.call(request)).await {
+                Ok(Ok(response)) => Ok(response.status().as_u16()),
+                Ok(Err(err)) => Err(root_cause(&err)),
+                Err(_) => Err(format!("no answer within {timeout:?}")),
+            }
         };
-        runtime.block_on(fetch).map_err(|err| match err {
+        self.block_on(async { Ok(call.await) })
+            .map_err(|e| error_chain(&e))?
+    }
+}
+
+/// The session name of a role assumed for the settings file, unless it names one: it
+/// shows in CloudTrail, so it says who asked.
+const ROLE_SESSION_NAME: &str = "docker-credential-ecr";
+
+impl AwsTokenSource<'_> {
+    /// A current-thread runtime for one call: built only on a miss, dropped after it.
+    fn block_on<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, FetchError>>,
+    ) -> Result<T, FetchError> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(FetchError::Runtime)?
+            .block_on(work)
+    }
+
+    /// A credentials failure caused by a syntax error in the AWS files becomes that error,
+    /// with its file and line; any other error is returned as it is.
+    fn with_profile_syntax(&self, err: FetchError) -> FetchError {
+        match err {
             FetchError::NoCredentials { .. }
             | FetchError::SsoSessionExpired { .. }
-            | FetchError::CredentialsUnavailable { .. } => {
-                runtime.block_on(profile_syntax_error()).unwrap_or(err)
-            }
+            | FetchError::CredentialsUnavailable { .. } => self
+                .block_on(async { Ok(profile_syntax_error().await) })
+                .ok()
+                .flatten()
+                .unwrap_or(err),
             other => other,
-        })
+        }
     }
+
+    /// SDK configuration for calls in `region` with the credentials `source` names: the
+    /// default chain, or the settings file's profile, with its role assumed on top.
+    async fn sdk_config(
+        &self,
+        region: &str,
+        source: &CredentialSource,
+    ) -> Result<aws_config::SdkConfig, FetchError> {
+        let http_client = self.http_client()?;
+        let region = aws_config::Region::new(region.to_owned());
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT.min(self.config.timeout))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(self.config.timeout))
+            .operation_timeout(self.config.timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region.clone())
+            .http_client(http_client.clone())
+            .retry_config(RetryConfig::standard())
+            .timeout_config(timeouts.clone());
+        if let Some(profile) = &source.route.profile {
+            // The default chain would put environment keys first; a profile chosen for
+            // this registry is the more specific choice.
+            let provider_config = ProviderConfig::without_region()
+                .with_region(Some(region))
+                .with_http_client(http_client)
+                .with_retry_config(RetryConfig::standard())
+                .with_timeout_config(timeouts);
+            loader = loader.profile_name(profile).credentials_provider(
+                ProfileFileCredentialsProvider::builder()
+                    .configure(&provider_config)
+                    .profile_name(profile)
+                    .build(),
+            );
+        }
+        let sdk_config = loader.load().await;
+        let Some(role) = &source.route.role else {
+            return Ok(sdk_config);
+        };
+        let base = sdk_config
+            .credentials_provider()
+            .ok_or_else(|| FetchError::NoCredentials {
+                source_tried: source.to_string(),
+            })?;
+        let mut builder = AssumeRoleProvider::builder(&role.role_arn)
+            .session_name(role.session_name.as_deref().unwrap_or(ROLE_SESSION_NAME))
+            .configure(&sdk_config);
+        if let Some(external_id) = &role.external_id {
+            builder = builder.external_id(external_id);
+        }
+        let assumed = builder.build_from_provider(base).await;
+        Ok(sdk_config
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(assumed))
+            .build())
+    }
+}
+
+/// Our one HTTPS connector: rustls with ring, our trust store, the proxy settings.
+fn connector(
+    tls_context: &TlsContext,
+    proxy: &ProxyConfig,
+    builder: ConnectorBuilder,
+) -> Connector {
+    builder
+        .proxy_config(proxy.clone())
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls_context.clone())
+        .build()
 }
 
 /// The SDK reports a syntax error in the AWS config or credentials file as "could not
@@ -226,6 +422,18 @@ impl AwsTokenSource<'_> {
     /// rustls with ring (no aws-lc start-up cost), the system roots plus AWS_CA_BUNDLE,
     /// and HTTPS_PROXY/NO_PROXY: the SDK's own default client honours neither variable.
     fn http_client(&self) -> Result<SharedHttpClient, FetchError> {
+        let (tls_context, proxy) = self.connection_settings()?;
+        Ok(
+            HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
+                let mut builder = Connector::builder();
+                builder.set_connector_settings(settings.cloned());
+                builder.set_sleep_impl(components.and_then(|c| c.sleep_impl()));
+                connector(&tls_context, &proxy, builder)
+            }),
+        )
+    }
+
+    fn connection_settings(&self) -> Result<(TlsContext, ProxyConfig), FetchError> {
         let mut trust = TrustStore::default();
         if let Some(path) = self.env.var(AWS_CA_BUNDLE) {
             let path = expand_home(&path, self.env);
@@ -237,21 +445,7 @@ impl AwsTokenSource<'_> {
             .with_trust_store(trust)
             .build()
             .map_err(|err| FetchError::Runtime(std::io::Error::other(err)))?;
-        let proxy = self.proxy_config();
-        Ok(
-            HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
-                let mut builder = Connector::builder();
-                builder.set_connector_settings(settings.cloned());
-                if let Some(components) = components {
-                    builder.set_sleep_impl(components.sleep_impl());
-                }
-                builder
-                    .proxy_config(proxy.clone())
-                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                    .tls_context(tls_context.clone())
-                    .build()
-            }),
-        )
+        Ok((tls_context, self.proxy_config()))
     }
 
     fn proxy_config(&self) -> ProxyConfig {
@@ -294,13 +488,13 @@ impl AwsTokenSource<'_> {
     fn classify<E>(
         &self,
         err: SdkError<E, HttpResponse>,
-        registry: &Registry,
+        endpoint: String,
+        region: &str,
         source: &CredentialSource,
     ) -> FetchError
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
-        let endpoint = self.endpoint(registry);
         if let SdkError::ServiceError(context) = &err {
             // No error code means the body was no AWS answer at all (JSON cut short, a
             // proxy's HTML page): say so, rather than "UnknownError" with no message.
@@ -314,7 +508,7 @@ impl AwsTokenSource<'_> {
                 };
             };
             let message = context.err().message().unwrap_or_default().to_owned();
-            return service_error(code.to_owned(), message, registry, source);
+            return service_error(code.to_owned(), message, region, source);
         }
         if let SdkError::TimeoutError(_) = err {
             return FetchError::TimedOut {
@@ -353,14 +547,14 @@ impl AwsTokenSource<'_> {
 fn service_error(
     code: String,
     message: String,
-    registry: &Registry,
+    region: &str,
     source: &CredentialSource,
 ) -> FetchError {
     match code.as_str() {
         "AccessDeniedException" | "AccessDenied" => FetchError::AccessDenied { message },
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
             FetchError::Throttled {
-                region: registry.api_region().to_owned(),
+                region: region.to_owned(),
             }
         }
         "ExpiredTokenException"

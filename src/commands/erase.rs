@@ -3,12 +3,12 @@
 use super::Context;
 use crate::error::Error;
 use crate::protocol;
-use crate::registry::Registry;
+use crate::settings::Settings;
 use std::io::Read;
 
 pub fn erase(ctx: &mut Context<'_>, input: &mut dyn Read) -> Result<(), Error> {
     let server_url = protocol::read_server_url(input)?;
-    let registry = Registry::parse(&server_url)?;
+    let registry = Settings::load(ctx.env)?.resolve(&server_url)?.registry;
     if let Some(store) = ctx.open_store()
         && let Err(err) = store.remove_registry(registry.host())
     {

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::protocol;
 use crate::registry::Registry;
 use crate::report;
+use crate::settings::{Resolved, Settings};
 use crate::token_source::{TokenSource, error_chain};
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -23,26 +24,35 @@ pub fn get(
     tokens: &dyn TokenSource,
 ) -> Result<(), Error> {
     let server_url = protocol::read_server_url(input)?;
-    let registry = Registry::parse(&server_url)?;
-    let entry = obtain(ctx, &registry, tokens)?;
+    let resolved = Settings::load(ctx.env)?.resolve(&server_url)?;
+    let entry = obtain(ctx, &resolved, tokens)?;
     let (username, password) = entry.credentials().map_err(|source| Error::Token {
-        host: registry.host().to_owned(),
+        host: resolved.registry.host().to_owned(),
         source,
     })?;
     protocol::write_credentials(out, &server_url, &username, &password).map_err(Error::Output)
 }
 
-fn obtain(
+/// The entry for a resolved registry: from the cache when fresh, else fetched once.
+pub(crate) fn obtain(
     ctx: &mut Context<'_>,
-    registry: &Registry,
+    resolved: &Resolved,
     tokens: &dyn TokenSource,
 ) -> Result<Entry, Error> {
-    let credentials = CredentialSource::detect(ctx.env);
+    let registry = &resolved.registry;
+    let credentials = CredentialSource::detect_for(ctx.env, &resolved.route);
     let key = CacheKey::new(registry, &credentials);
     let mut store = ctx.open_store();
     if let Some(hit) = read_fresh(store.as_ref(), &key, ctx) {
+        tracing::info!(registry = registry.host(), key = key.stem(), "cache hit");
         return Ok(hit);
     }
+    tracing::info!(
+        registry = registry.host(),
+        key = key.stem(),
+        source = %credentials,
+        "cache miss"
+    );
 
     let _lock = match store.as_ref().map(|s| lock(s, &key, ctx.config.timeout)) {
         Some(Ok(lock)) => Some(lock),
@@ -69,6 +79,7 @@ fn obtain(
     let requested_at = ctx.env.now();
     match tokens.fetch(registry, &credentials) {
         Ok(token) => {
+            tracing::info!(registry = registry.host(), "fetched a token");
             let entry = Entry {
                 registry: registry.host().to_owned(),
                 token: token.authorization_token,
@@ -132,6 +143,7 @@ mod tests {
     use super::*;
     use crate::config::{AWS_ACCESS_KEY_ID, AWS_EC2_METADATA_DISABLED, Config};
     use crate::env::FakeEnv;
+    use crate::registry::Registry;
     use crate::secret::Secret;
     use crate::token_source::{FetchError, Token};
     use base64::Engine;

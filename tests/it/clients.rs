@@ -25,29 +25,37 @@ const IP_B: &str = "127.0.0.3";
 const IP_PUBLIC: &str = "127.0.0.4";
 const POLL: Duration = Duration::from_millis(50);
 
-/// The three registries (started once per test binary) and a namespace that reaches them.
-fn registries() -> Namespace {
+/// The three registries (started once per test binary), any `extra` ones the caller
+/// started, and a namespace that reaches them all.
+fn registries(extra: &[(&str, &str)]) -> Namespace {
     lab().registry(HOST_A, IP_A, &password_for(ACCOUNT_A));
     lab().registry(HOST_B, IP_B, &password_for(ACCOUNT_B));
     lab().registry(PUBLIC_HOST, IP_PUBLIC, PUBLIC_PASSWORD);
-    Namespace::new(&[(HOST_A, IP_A), (HOST_B, IP_B), (PUBLIC_HOST, IP_PUBLIC)])
+    let mut hosts = vec![(HOST_A, IP_A), (HOST_B, IP_B), (PUBLIC_HOST, IP_PUBLIC)];
+    hosts.extend_from_slice(extra);
+    Namespace::new(&hosts)
 }
 
 /// A front, a sealed environment pointing at it, and the only client configuration there
 /// is: a config.json whose credHelpers name `ecr`, found on PATH as our binary.
-struct Setup {
-    front: Front,
-    env: TestEnv,
-    ns: Namespace,
+pub(crate) struct Setup {
+    pub front: Front,
+    pub env: TestEnv,
+    pub ns: Namespace,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub fn new() -> Setup {
         Setup::with_front(lab().front())
     }
 
     fn with_front(front: Front) -> Setup {
-        let ns = registries();
+        Setup::with_hosts(front, &[])
+    }
+
+    /// Also reaches `extra` (host, loopback IP) registries, which the caller starts.
+    pub fn with_hosts(front: Front, extra: &[(&str, &str)]) -> Setup {
+        let ns = registries(extra);
         let mut env = TestEnv::with_front(&front);
         let home = env.home().to_owned();
         let bin = home.join("bin");
@@ -66,8 +74,12 @@ impl Setup {
         Setup { front, env, ns }
     }
 
-    fn run(&self, program: &str, args: &[&str]) -> Run {
+    pub fn run(&self, program: &str, args: &[&str]) -> Run {
         self.ns.run(&self.env, program, args)
+    }
+
+    pub fn docker_config(&self) -> PathBuf {
+        PathBuf::from(&self.env.vars()["DOCKER_CONFIG"]).join("config.json")
     }
 
     fn token_calls(&self, service: &str) -> Vec<Call> {
@@ -80,7 +92,7 @@ impl Setup {
     }
 
     /// The ECR calls as (region, registry ids), in a stable order.
-    fn ecr_token_calls(&self) -> Vec<(String, Vec<String>)> {
+    pub fn ecr_token_calls(&self) -> Vec<(String, Vec<String>)> {
         let mut calls: Vec<_> = self
             .token_calls("ecr")
             .into_iter()
@@ -91,7 +103,7 @@ impl Setup {
     }
 }
 
-fn one_call_per_account() -> Vec<(String, Vec<String>)> {
+pub(crate) fn one_call_per_account() -> Vec<(String, Vec<String>)> {
     vec![
         ("eu-west-1".to_owned(), vec![ACCOUNT_B.to_owned()]),
         ("us-east-1".to_owned(), vec![ACCOUNT_A.to_owned()]),

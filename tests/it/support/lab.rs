@@ -127,6 +127,8 @@ pub struct Call {
     pub operation: String,
     pub host: String,
     pub registry_ids: Vec<String>,
+    /// The key ID that signed the call, if it was signed.
+    pub access_key_id: Option<String>,
 }
 
 impl Front {
@@ -143,6 +145,7 @@ impl Front {
                 region: call["region"].as_str().map(str::to_owned),
                 operation: call["operation"].as_str().unwrap_or_default().to_owned(),
                 host: call["host"].as_str().unwrap_or_default().to_owned(),
+                access_key_id: call["access_key_id"].as_str().map(str::to_owned),
                 registry_ids: call["registry_ids"]
                     .as_array()
                     .map(|ids| {

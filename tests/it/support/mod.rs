@@ -121,6 +121,16 @@ impl TestEnv {
         fs::write(&self.vars["AWS_CONFIG_FILE"], text).unwrap();
     }
 
+    /// The settings file where the helper looks by default (the platform config dir
+    /// under this HOME); returns its path.
+    pub fn write_settings(&self, text: &str) -> PathBuf {
+        let dir = self.home().join(".config/docker-credential-ecr");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
+        fs::write(&path, text).unwrap();
+        path
+    }
+
     pub fn write_aws_credentials(&self, text: &str) {
         fs::write(&self.vars["AWS_SHARED_CREDENTIALS_FILE"], text).unwrap();
     }
