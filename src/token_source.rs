@@ -381,6 +381,25 @@ fn connector(
         .build()
 }
 
+/// The SDK's client panics on a certificate it cannot parse; a bad bundle must be one
+/// clear line instead. Every certificate in it has to be usable as a trust anchor.
+fn check_ca_bundle(pem: &[u8]) -> std::io::Result<()> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let invalid = |detail: String| std::io::Error::new(std::io::ErrorKind::InvalidData, detail);
+    let mut count = 0;
+    for (index, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
+        let cert = cert.map_err(|err| invalid(format!("certificate {}: {err}", index + 1)))?;
+        webpki::anchor_from_trusted_cert(&cert)
+            .map_err(|err| invalid(format!("certificate {}: {err}", index + 1)))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(invalid("it holds no PEM certificate".into()));
+    }
+    Ok(())
+}
+
 /// The SDK reports a syntax error in the AWS config or credentials file as "could not
 /// parse profile file", without the file or the line; its own parser, run again on the
 /// same files, still has both. Only called once credentials have failed.
@@ -434,18 +453,26 @@ impl AwsTokenSource<'_> {
     }
 
     fn connection_settings(&self) -> Result<(TlsContext, ProxyConfig), FetchError> {
-        let mut trust = TrustStore::default();
-        if let Some(path) = self.env.var(AWS_CA_BUNDLE) {
-            let path = expand_home(&path, self.env);
-            let pem =
-                std::fs::read(&path).map_err(|source| FetchError::CaBundle { path, source })?;
-            trust = trust.with_pem_certificate(pem);
-        }
         let tls_context = TlsContext::builder()
-            .with_trust_store(trust)
+            .with_trust_store(self.trust_store()?)
             .build()
             .map_err(|err| FetchError::Runtime(std::io::Error::other(err)))?;
         Ok((tls_context, self.proxy_config()))
+    }
+
+    /// As in the AWS CLI and SDKs, a bundle named by AWS_CA_BUNDLE is the whole trust
+    /// store, not an addition to the system roots. That also spares a cold get the parsing
+    /// of every system root (the bundle file and then each certificate file again), which
+    /// was most of its CPU time.
+    fn trust_store(&self) -> Result<TrustStore, FetchError> {
+        let Some(path) = self.env.var(AWS_CA_BUNDLE) else {
+            return Ok(TrustStore::default());
+        };
+        let path = expand_home(&path, self.env);
+        match std::fs::read(&path).and_then(|pem| check_ca_bundle(&pem).map(|()| pem)) {
+            Ok(pem) => Ok(TrustStore::empty().with_pem_certificate(pem)),
+            Err(source) => Err(FetchError::CaBundle { path, source }),
+        }
     }
 
     fn proxy_config(&self) -> ProxyConfig {

@@ -219,3 +219,47 @@ fn the_ca_bundle_is_what_makes_the_endpoint_trusted() {
     assert_one_line_failure(&env, &run, &["unreachable", "certificate", "AWS_CA_BUNDLE"]);
     assert!(front.calls().is_empty());
 }
+
+#[test]
+fn a_ca_bundle_replaces_the_system_roots() {
+    let front = lab().front();
+    // The lab CA as a system root, and a bundle without it: were the bundle added to the
+    // system roots, the front would be trusted.
+    let mut env = TestEnv::with_front(&front);
+    env.set("SSL_CERT_FILE", lab().ca.to_str().unwrap());
+    env.set("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt");
+    let run = env.get(HOST_A);
+    assert_one_line_failure(&env, &run, &["unreachable", "certificate"]);
+
+    env.unset("AWS_CA_BUNDLE");
+    assert_eq!(secret_of(&env.get(HOST_A)), password_for(ACCOUNT_A));
+}
+
+#[test]
+fn a_ca_bundle_that_does_not_parse_is_one_line_and_no_call() {
+    let front = lab().front();
+    let mut env = TestEnv::with_front(&front);
+    let broken = env.home().join("broken-ca.pem");
+    for (contents, reason) in [
+        (&b"not a certificate\n"[..], "no PEM certificate"),
+        (
+            &b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"[..],
+            "certificate 1",
+        ),
+        (
+            &b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"[..],
+            "certificate 1",
+        ),
+    ] {
+        std::fs::write(&broken, contents).unwrap();
+        env.set("AWS_CA_BUNDLE", broken.to_str().unwrap());
+        let run = env.get(HOST_A);
+        assert_one_line_failure(
+            &env,
+            &run,
+            &["cannot read the CA bundle", reason, "AWS_CA_BUNDLE"],
+        );
+        assert!(!run.stderr().contains("panicked"), "{}", run.explain());
+    }
+    assert!(front.calls().is_empty());
+}
