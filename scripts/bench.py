@@ -206,7 +206,7 @@ def assume_role_calls(lab, helper, scratch):
 
 
 def summary(result):
-    return {k: result[k] * 1000 for k in ("median", "min", "max", "mean")}
+    return {k: result[k] * 1000 for k in ("median", "min", "max", "mean", "user", "system")}
 
 
 def machine():
@@ -254,7 +254,6 @@ def main():
             *((name, [path, "get"]) for name, path in variants),
         ], dict(ours.env, AWS_ECR_DISABLE_CACHE="1"), max(10, args.runs // 8), 3)
         results["cold"] = {name: summary(r) for name, r in cold.items()}
-        results["cold_calls"] = len(lab.calls())
 
         results["bursts"] = {h.name: [burst(lab, h, n, scratch) for n in (32, 128)]
                              for h in (ours, reference)}
@@ -299,6 +298,9 @@ def main():
 def render(r):
     w, c = r["warm"], r["cold"]
 
+    def cpu(data, name):
+        return data[name]["user"] + data[name]["system"]
+
     def timing(data, name):
         d = data[name]
         return f"{d['median']:.2f} ({d['min']:.2f}–{d['max']:.2f})"
@@ -314,6 +316,8 @@ def render(r):
         f"ours = {w['ours']['median'] / w['true']['median']:.2f}× |",
         f"| cold get over HTTPS: median (min–max) ms | {timing(c, 'ours')} "
         f"| {timing(c, 'reference')} | {c['ours']['median'] / c['reference']['median']:.2f} | |",
+        f"| cold get: CPU (user + system, mean) ms | {cpu(c, 'ours'):.2f} "
+        f"| {cpu(c, 'reference'):.2f} | {cpu(c, 'ours') / cpu(c, 'reference'):.2f} | |",
     ]
     for ours_b, ref_b in zip(r["bursts"]["ours"], r["bursts"]["reference"]):
         n = ours_b["processes"]
