@@ -99,9 +99,10 @@ PY
 step "Debian packages: contents and fields"
 deb=$dist/${pkg}_$version-1_amd64.deb
 alias_deb=$dist/$pkg-login_$version-1_amd64.deb
-same_list "$deb" "$(printf '%s\n' ./usr/bin/$pkg ./usr/share/doc/$pkg/README.md \
-        ./usr/share/doc/$pkg/changelog.gz ./usr/share/doc/$pkg/copyright \
-        ./usr/share/man/man1/$pkg.1.gz)" \
+same_list "$deb" "$(printf '%s\n' ./usr/bin/$pkg ./usr/share/bash-completion/completions/$pkg \
+        ./usr/share/doc/$pkg/README.md ./usr/share/doc/$pkg/changelog.gz \
+        ./usr/share/doc/$pkg/copyright ./usr/share/fish/vendor_completions.d/$pkg.fish \
+        ./usr/share/man/man1/$pkg.1.gz ./usr/share/zsh/vendor-completions/_$pkg)" \
     "$(dpkg-deb --fsys-tarfile "$deb" | tar -t | grep -v '/$' | sort)"
 dpkg-deb -f "$deb" Depends | grep -q 'libc6' || fail "$deb: Depends has no libc6"
 same_list "$alias_deb" "$(printf '%s\n' \
@@ -123,6 +124,9 @@ cmp /usr/bin/$pkg "$dist/$name" || fail "the installed binary is not the release
 zcat /usr/share/man/man1/$pkg.1.gz | grep -q "^\.TH DOCKER-CREDENTIAL-ECR" \
     || fail "the installed man page has no .TH header"
 [ "$(/usr/bin/$pkg version)" = "$pkg $version ($commit)" ] || fail "installed version is wrong"
+completed=$(bash -c 'source "$1" && COMP_WORDS=("$2" con) COMP_CWORD=1 && _docker_credential_ecr \
+    && echo "${COMPREPLY[*]}"' _ /usr/share/bash-completion/completions/$pkg $pkg)
+[ "$completed" = configure ] || fail "installed bash completion of 'con' gave '$completed'"
 
 lab_start "$work/lab"
 lab_front
@@ -153,8 +157,10 @@ done <<< "$installed"
 
 step "RPM"
 rpm_file=$(ls "$dist"/$pkg-$version-*.x86_64.rpm)
-same_list "$rpm_file" "$(printf '%s\n' /usr/bin/$pkg /usr/share/doc/$pkg/CHANGELOG.md \
-        /usr/share/doc/$pkg/README.md /usr/share/licenses/$pkg/LICENSE /usr/share/man/man1/$pkg.1.gz)" \
+same_list "$rpm_file" "$(printf '%s\n' /usr/bin/$pkg /usr/share/bash-completion/completions/$pkg \
+        /usr/share/doc/$pkg/CHANGELOG.md /usr/share/doc/$pkg/README.md \
+        /usr/share/fish/vendor_completions.d/$pkg.fish /usr/share/licenses/$pkg/LICENSE \
+        /usr/share/man/man1/$pkg.1.gz /usr/share/zsh/site-functions/_$pkg)" \
     "$(rpm -qlp "$rpm_file" | sort)"
 [ "$(rpm -qp --qf '%{NAME} %{VERSION} %{LICENSE}' "$rpm_file")" = "$pkg $version Apache-2.0" ] \
     || fail "$rpm_file: $(rpm -qp --qf '%{NAME} %{VERSION} %{LICENSE}' "$rpm_file")"
