@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::protocol;
 use crate::registry::Registry;
 use crate::report;
+use crate::secret::Secret;
 use crate::settings::{Resolved, Settings};
 use crate::token_source::{TokenSource, error_chain};
 use std::io::{Read, Write};
@@ -25,12 +26,22 @@ pub fn get(
 ) -> Result<(), Error> {
     let server_url = protocol::read_server_url(input)?;
     let resolved = Settings::load(ctx.env)?.resolve(&server_url)?;
-    let entry = obtain(ctx, &resolved, tokens)?;
-    let (username, password) = entry.credentials().map_err(|source| Error::Token {
-        host: resolved.registry.host().to_owned(),
-        source,
-    })?;
+    let (username, password) = obtain_credentials(ctx, &resolved, tokens)?;
     protocol::write_credentials(out, &server_url, &username, &password).map_err(Error::Output)
+}
+
+/// The username and password of `obtain`'s entry.
+pub(crate) fn obtain_credentials(
+    ctx: &mut Context<'_>,
+    resolved: &Resolved,
+    tokens: &dyn TokenSource,
+) -> Result<(String, Secret<String>), Error> {
+    obtain(ctx, resolved, tokens)?
+        .credentials()
+        .map_err(|source| Error::Token {
+            host: resolved.registry.host().to_owned(),
+            source,
+        })
 }
 
 /// The entry for a resolved registry: from the cache when fresh, else fetched once.

@@ -2,7 +2,7 @@
 //! stdin (`helm registry login`, `oras login`, `podman login --password-stdin`), from the
 //! same cache as `get`. Errors never reach stdout: it is someone's password input.
 
-use super::{Context, default_registry, get::obtain};
+use super::{Context, default_registry, get::obtain_credentials};
 use crate::error::Error;
 use crate::protocol;
 use crate::settings::Settings;
@@ -26,10 +26,6 @@ pub fn login_password(
             .map_err(|not_ecr| Error::NotRegistry {
                 host: not_ecr.input,
             })?;
-    let entry = obtain(ctx, &resolved, tokens)?;
-    let (_, password) = entry.credentials().map_err(|source| Error::Token {
-        host: resolved.registry.host().to_owned(),
-        source,
-    })?;
+    let (_, password) = obtain_credentials(ctx, &resolved, tokens)?;
     protocol::write_password(out, &password).map_err(Error::Output)
 }
