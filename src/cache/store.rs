@@ -93,8 +93,8 @@ impl Store {
         self.remove_dead_writers_temp_files(key);
         let path = self.entry_path(key);
         let temp = self.dir.join(format!(
-            ".{}.{}.{}.tmp",
-            key.stem(),
+            "{}{}.{}{TEMP_SUFFIX}",
+            temp_prefix(key),
             std::process::id(),
             unix_nanos()
         ));
@@ -115,7 +115,7 @@ impl Store {
     /// behind. Writers of a key hold its lock, so every temp file of this key found now
     /// is such a leftover: without this, a CI cache dir would collect them forever.
     fn remove_dead_writers_temp_files(&self, key: &CacheKey) {
-        let prefix = format!(".{}.", key.stem());
+        let prefix = temp_prefix(key);
         let Ok(listing) = fs::read_dir(&self.dir) else {
             return;
         };
@@ -123,7 +123,7 @@ impl Store {
             let name = dirent.file_name();
             if name
                 .to_str()
-                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"))
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(TEMP_SUFFIX))
             {
                 let _ = fs::remove_file(dirent.path());
             }
@@ -164,6 +164,13 @@ impl Store {
             .collect())
     }
 }
+
+/// A writer's temp file: hidden, named after its key, then the writer's pid and a time.
+fn temp_prefix(key: &CacheKey) -> String {
+    format!(".{}.", key.stem())
+}
+
+const TEMP_SUFFIX: &str = ".tmp";
 
 const ENTRY_READ_CAPACITY: usize = 4096;
 
