@@ -182,8 +182,13 @@ pub struct Identity {
 
 /// The AWS calls beyond tokens: `configure`, `login-password` and `doctor` use them.
 pub trait IdentitySource {
-    /// STS GetCallerIdentity with the credentials `source` names.
-    fn caller_identity(&self, source: &CredentialSource) -> Result<Identity, FetchError>;
+    /// STS GetCallerIdentity with the credentials `source` names, in `region` (when the
+    /// caller has already looked it up) or else the default region.
+    fn caller_identity(
+        &self,
+        source: &CredentialSource,
+        region: Option<&str>,
+    ) -> Result<Identity, FetchError>;
     /// The region the SDK would use by default (AWS_REGION, the profile's `region`).
     fn default_region(&self) -> Option<String>;
     /// `GET https://HOST/v2/` with basic auth: the HTTP status, or why there was none.
@@ -200,9 +205,14 @@ pub trait IdentitySource {
 const FALLBACK_STS_REGION: &str = "us-east-1";
 
 impl IdentitySource for AwsTokenSource<'_> {
-    fn caller_identity(&self, source: &CredentialSource) -> Result<Identity, FetchError> {
-        let region = self
-            .default_region()
+    fn caller_identity(
+        &self,
+        source: &CredentialSource,
+        region: Option<&str>,
+    ) -> Result<Identity, FetchError> {
+        let region = region
+            .map(str::to_owned)
+            .or_else(|| self.default_region())
             .unwrap_or_else(|| FALLBACK_STS_REGION.to_owned());
         self.block_on(async {
             let sdk_config = self.sdk_config(&region, source).await?;

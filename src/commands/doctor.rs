@@ -136,7 +136,7 @@ pub fn doctor<T: TokenSource + IdentitySource>(
 
     let source = CredentialSource::detect(ctx.env);
     checks.pass("credentials", source.to_string());
-    match aws.caller_identity(&source) {
+    match aws.caller_identity(&source, None) {
         Ok(identity) => checks.pass(
             "identity",
             format!("{} (account {})", identity.arn, identity.account),

@@ -32,7 +32,7 @@ fn default_registry(ctx: &Context<'_>, identity: &dyn IdentitySource) -> Result<
     let region = identity.default_region().ok_or(Error::NoRegion)?;
     let source = CredentialSource::detect(ctx.env);
     let account = identity
-        .caller_identity(&source)
+        .caller_identity(&source, Some(&region))
         .map_err(Error::Identity)?
         .account;
     let suffix = if region.starts_with("cn-") {
