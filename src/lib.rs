@@ -12,6 +12,7 @@
 //! 6. [`token_source`] calls GetAuthorizationToken, the entry is written atomically, and
 //!    [`protocol`] prints the credentials. Errors are rendered once, in [`report`].
 
+pub mod atomic_file;
 pub mod cache;
 pub mod cli;
 pub mod commands;

@@ -5,11 +5,12 @@
 
 use super::entry::{Entry, from_unix_seconds, unix_seconds};
 use super::key::CacheKey;
+use crate::atomic_file;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, DirBuilder, File};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 use thiserror::Error;
@@ -98,13 +99,9 @@ impl Store {
             std::process::id(),
             unix_nanos()
         ));
-        let result = write_new_file(&temp, &encode(key, entry))
-            .and_then(|()| fs::rename(&temp, &path))
-            .map_err(|err| StoreError::new("write the cache entry", &path, err));
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result?;
+        // 0600 from creation: no other user can ever open an entry.
+        atomic_file::replace(&path, &temp, &encode(key, entry), 0o600)
+            .map_err(|err| StoreError::new("write the cache entry", &path, err))?;
         // The rename is durable only once the directory is synced; failing that, a crash
         // loses the new entry but never leaves a torn one, so it is not an error.
         let _ = File::open(&self.dir).and_then(|dir| dir.sync_all());
@@ -185,17 +182,6 @@ fn read_bounded(path: &Path) -> Option<Vec<u8>> {
         .read_to_end(&mut bytes)
         .ok()?;
     (bytes.len() as u64 <= MAX_ENTRY_BYTES).then_some(bytes)
-}
-
-/// 0600 from creation: there is no moment at which another user could open it.
-fn write_new_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 fn encode(key: &CacheKey, entry: &Entry) -> Vec<u8> {

@@ -4,6 +4,7 @@
 //! it atomically. Running it twice changes nothing the second time.
 
 use super::{Context, default_registry};
+use crate::atomic_file;
 use crate::config::{DOCKER_CONFIG, expand_home};
 use crate::error::Error;
 use crate::registry::url_host;
@@ -11,9 +12,9 @@ use crate::report::{self, PROGRAM};
 use crate::settings::Settings;
 use crate::token_source::IdentitySource;
 use serde_json::{Map, Value};
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -316,20 +317,7 @@ fn write_atomically(
         fs::copy(path, backup).map_err(io_error("back up to", backup))?;
     }
     let temp = dir.join(format!(".config.json.{}.tmp", std::process::id()));
-    let result = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&temp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| fs::rename(&temp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result.map_err(io_error("write", path))
+    atomic_file::replace(path, &temp, bytes, mode).map_err(io_error("write", path))
 }
 
 fn on_path(ctx: &Context<'_>) -> bool {
